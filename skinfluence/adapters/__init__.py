@@ -1,0 +1,50 @@
+"""Adapters: the only code that knows model internals.
+
+:func:`make_adapter` picks the adapter for a fitted estimator: closed forms for
+scikit-learn linear models (:class:`LinearAdapter`), torch.func for skorch nets
+(:class:`TorchAdapter`, imported lazily).
+"""
+
+from __future__ import annotations
+
+from ..exceptions import UnsupportedModelError
+from ._base import BaseAdapter
+from ._linear import LINEAR_MODELS, LinearAdapter
+
+__all__ = ["BaseAdapter", "LinearAdapter", "make_adapter", "is_torch_model"]
+
+
+def is_torch_model(estimator) -> bool:
+    """Whether ``estimator`` is a skorch net (checked without importing skorch)."""
+    return any(cls.__module__.startswith("skorch") for cls in type(estimator).__mro__)
+
+
+def make_adapter(estimator, X, y, *, params="all", gauss_newton: bool = False):
+    """Return the adapter of a fitted ``estimator`` trained on ``(X, y)``.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        A scikit-learn linear model (see ``LINEAR_MODELS``) or a skorch
+        ``NeuralNetClassifier`` / ``NeuralNetBinaryClassifier`` /
+        ``NeuralNetRegressor``.
+    X, y : the training rows the estimator was fitted on
+    params : "all", "last" or list of str, default="all"
+        Parameters influence is taken over (torch models only; linear models always
+        use all their parameters).
+    gauss_newton : bool, default=False
+        Use the Gauss-Newton matrix instead of the Hessian (torch models only).
+    """
+    if type(estimator).__name__ in LINEAR_MODELS:
+        return LinearAdapter(estimator, X, y)
+    if is_torch_model(estimator):
+        from ._torch import TorchAdapter
+
+        return TorchAdapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
+    raise UnsupportedModelError(
+        f"{type(estimator).__name__} has no influence adapter. Supported: "
+        f"{', '.join(LINEAR_MODELS)} from scikit-learn, and skorch NeuralNetClassifier, "
+        "NeuralNetBinaryClassifier and NeuralNetRegressor. Inside a pipeline, wrap only "
+        "the final estimator: make_pipeline(StandardScaler(), "
+        "InfluenceTrimmer(LogisticRegression()))."
+    )

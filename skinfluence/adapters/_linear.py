@@ -1,0 +1,337 @@
+"""Closed-form derivatives for scikit-learn linear models.
+
+Parameters are laid out as ``θ = vec(W̃)`` (row-major) with ``W̃ = [W | b]`` of shape
+``(K', q)``: ``K'`` weight rows (1 for binary classification and regression, ``K``
+for multinomial logistic regression) and ``q = p + 1`` columns when the model fits
+an intercept, ``q = p`` otherwise. With ``x̃ = [x, 1]`` the linear predictor is
+``z = W̃ x̃`` and every per-row gradient is an outer product ``∂θ L = r ⊗ x̃`` with
+``r = ∂L/∂z``. With ``S = ∂²L/∂z²`` (``K' × K'``) the closed forms are
+
+* Hessian ``H = mean_i S_i ⊗ x̃_i x̃_iᵀ + diag(λ)``;
+* mixed product ``u·M = ∂x(r · U x̃) = (S U x̃)ᵀ W + rᵀ U_W`` for a direction
+  ``u = vec(U)``, ``U = [U_W | U_b]``;
+* metric factors through the outputs: ``∂θ z_k = e_k ⊗ x̃``, ``∂x z_k = W_k`` and
+  ``D[c, k] = ∂ log P(c)/∂z_k``.
+
+Each model's own objective is rewritten in mean-loss form
+``mean_i L_i + ½ Σ_j λ_j θ_j²`` so that ``H`` is the Hessian of what the model
+minimised (see :func:`_penalty`). Cost: ``O(n K'² q²)`` for ``H``, ``O(n K'² q)``
+per direction for the other products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit, softmax
+
+from ..exceptions import UnsupportedModelError
+from ._base import BaseAdapter
+
+__all__ = ["LinearAdapter", "LINEAR_MODELS"]
+
+LINEAR_MODELS = (
+    "LogisticRegression",
+    "SGDClassifier",
+    "LinearRegression",
+    "Ridge",
+    "SGDRegressor",
+)
+
+
+def _dense_rows(X) -> np.ndarray:
+    if sp.issparse(X):
+        return np.asarray(X.toarray(), dtype=np.float64)
+    return np.asarray(X, dtype=np.float64)
+
+
+def _sgd_penalty(est) -> float:
+    """λ of SGDClassifier / SGDRegressor: they minimise mean L + α R(w)."""
+    penalty = est.penalty
+    if penalty is None:
+        return 0.0
+    if penalty == "l2" or (penalty == "elasticnet" and est.l1_ratio == 0):
+        factor = 1.0 if penalty == "l2" else 1.0 - est.l1_ratio
+        return float(est.alpha) * factor
+    raise UnsupportedModelError(
+        f"{type(est).__name__}(penalty={penalty!r}) has an L1 part, whose Hessian "
+        "does not exist; use penalty='l2' or penalty=None."
+    )
+
+
+def _logistic_penalty(est, n: int) -> tuple[float, float]:
+    """λ for the weights and the intercept of LogisticRegression.
+
+    scikit-learn minimises ``C Σ loss + ½‖w‖²``, i.e. ``C n (mean loss + ‖w‖²/(2Cn))``:
+    in mean-loss form ``λ = 1/(C n)``. liblinear also penalises the intercept, as a
+    weight ``w_b`` on a constant feature ``intercept_scaling``, so ``b = s w_b`` and
+    ``λ_b = λ / s²``.
+    """
+    penalty = getattr(est, "penalty", "deprecated")
+    l1_ratio = getattr(est, "l1_ratio", 0.0)
+    if penalty == "deprecated":
+        if l1_ratio not in (0, 0.0, None):
+            raise UnsupportedModelError(
+                f"LogisticRegression(l1_ratio={l1_ratio}) has an L1 part, whose "
+                "Hessian does not exist; use l1_ratio=0 (the L2 penalty)."
+            )
+        penalty = None if np.isinf(est.C) else "l2"
+    elif penalty in ("l1", "elasticnet"):
+        raise UnsupportedModelError(
+            f"LogisticRegression(penalty={penalty!r}) has an L1 part, whose Hessian "
+            "does not exist; use l1_ratio=0 (the L2 penalty)."
+        )
+    if penalty is None or penalty == "none":
+        return 0.0, 0.0
+    lam = 1.0 / (float(est.C) * n)
+    if est.solver == "liblinear" and est.fit_intercept:
+        return lam, lam / float(est.intercept_scaling) ** 2
+    return lam, 0.0
+
+
+def _penalty(est, n: int) -> tuple[float, float]:
+    """(λ_weights, λ_intercept) of ``est`` in mean-loss form, ``n`` training rows."""
+    name = type(est).__name__
+    if getattr(est, "class_weight", None) is not None:
+        raise UnsupportedModelError(
+            f"{name}(class_weight=...) weights the loss per class, which the influence "
+            "adapters do not model; use class_weight=None."
+        )
+    if getattr(est, "positive", False):
+        raise UnsupportedModelError(
+            f"{name}(positive=True) is a constrained fit without a Hessian at the "
+            "boundary; use positive=False."
+        )
+    if name == "LogisticRegression":
+        return _logistic_penalty(est, n)
+    if name in ("SGDClassifier", "SGDRegressor"):
+        return _sgd_penalty(est), 0.0
+    if name == "Ridge":
+        # ‖y - Xw‖² + α‖w‖² = 2n (mean ½ r² + α/(2n) ‖w‖²)
+        alpha = np.asarray(est.alpha, dtype=float)
+        if alpha.size != 1:
+            raise UnsupportedModelError("Ridge with one alpha per target is not supported.")
+        return float(alpha) / n, 0.0
+    return 0.0, 0.0  # LinearRegression
+
+
+def _link(est) -> str:
+    name = type(est).__name__
+    if name == "LogisticRegression":
+        if est.coef_.shape[0] > 1:
+            if est.solver == "liblinear":
+                raise UnsupportedModelError(
+                    "LogisticRegression(solver='liblinear') fits one-vs-rest models "
+                    "for more than two classes; use the default solver (multinomial)."
+                )
+            return "multinomial"
+        return "logistic"
+    if name == "SGDClassifier":
+        if est.loss != "log_loss":
+            raise UnsupportedModelError(
+                f"SGDClassifier(loss={est.loss!r}) is not a probabilistic model; use "
+                "loss='log_loss'."
+            )
+        if est.coef_.shape[0] > 1:
+            raise UnsupportedModelError(
+                "SGDClassifier with more than two classes fits one-vs-rest models, "
+                "not a softmax; use LogisticRegression for multiclass influence."
+            )
+        return "logistic"
+    if name == "SGDRegressor" and est.loss != "squared_error":
+        raise UnsupportedModelError(
+            f"SGDRegressor(loss={est.loss!r}) is not supported; use "
+            "loss='squared_error'."
+        )
+    if np.ndim(est.coef_) > 1 and np.shape(est.coef_)[0] > 1:
+        raise UnsupportedModelError(
+            f"{name} with several targets is not supported; fit one target at a time."
+        )
+    return "squared"
+
+
+class LinearAdapter(BaseAdapter):
+    """Closed-form influence derivatives of a fitted scikit-learn linear model.
+
+    Parameters
+    ----------
+    estimator : fitted LogisticRegression, SGDClassifier, LinearRegression, Ridge or
+        SGDRegressor
+    X : {array-like, sparse matrix} of shape (n, p)
+        The rows the estimator was fitted on.
+    y : array-like of shape (n,)
+        Their targets (user labels, not encoded).
+    """
+
+    def __init__(self, estimator, X, y):
+        if type(estimator).__name__ not in LINEAR_MODELS:
+            raise UnsupportedModelError(
+                f"{type(estimator).__name__} is not a supported linear model; "
+                f"supported: {', '.join(LINEAR_MODELS)}."
+            )
+        self.estimator = estimator
+        self.link = _link(estimator)
+        self.n_train = X.shape[0]
+        self.lam, self.lam_b = _penalty(estimator, self.n_train)
+        coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))
+        self.W = coef  # (K', p)
+        self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))
+        intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64))
+        self.b = intercept if self.fit_intercept else np.zeros(coef.shape[0])
+        self.n_rows_w, self.n_features = coef.shape
+        self.q = self.n_features + int(self.fit_intercept)
+        self.n_params = self.n_rows_w * self.q
+        self.is_classifier = self.link != "squared"
+        if self.is_classifier:
+            self.classes_ = np.asarray(estimator.classes_)
+            self.n_outputs = len(self.classes_)
+        else:
+            self.n_outputs = 1
+        self.X = X
+        self.y_enc = self.encode_y(y)
+        if not self.is_classifier:
+            resid = self._z(_dense_rows(X))[:, 0] - self.y_enc
+            self.sigma = float(max(np.sqrt(np.mean(resid**2)), 1e-12))
+
+    # -- helpers -------------------------------------------------------------------
+    def encode_y(self, y) -> np.ndarray:
+        y = np.asarray(y)
+        if not self.is_classifier:
+            return y.astype(np.float64)
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        if not np.array_equal(self.classes_[idx], y):
+            unknown = np.setdiff1d(y, self.classes_)
+            raise ValueError(
+                f"labels {unknown[:5].tolist()} were not seen when the model was "
+                f"fitted (classes: {self.classes_.tolist()})."
+            )
+        return idx
+
+    def _tilde(self, Xd: np.ndarray) -> np.ndarray:
+        if self.fit_intercept:
+            return np.hstack([Xd, np.ones((Xd.shape[0], 1))])
+        return Xd
+
+    def _z(self, Xd: np.ndarray) -> np.ndarray:
+        return Xd @ self.W.T + self.b
+
+    def _first_second(self, z: np.ndarray, y: np.ndarray | None):
+        """Return ``r = ∂L/∂z`` (n, K') (None when y is None) and ``S`` (n, K', K')."""
+        if self.link == "logistic":
+            s = expit(z)
+            r = None if y is None else s - y[:, None]
+            return r, (s * (1.0 - s))[:, :, None]
+        if self.link == "multinomial":
+            P = softmax(z, axis=1)
+            r = None
+            if y is not None:
+                r = P.copy()
+                r[np.arange(len(y)), y] -= 1.0
+            S = np.einsum("nk,kl->nkl", P, np.eye(P.shape[1])) - P[:, :, None] * P[
+                :, None, :
+            ]
+            return r, S
+        r = None if y is None else z - y[:, None]
+        return r, np.ones((z.shape[0], 1, 1))
+
+    def _penalty_diag(self) -> np.ndarray:
+        lam = np.full((self.n_rows_w, self.q), self.lam)
+        if self.fit_intercept:
+            lam[:, -1] = self.lam_b
+        return lam.ravel()
+
+    # -- curvature -----------------------------------------------------------------
+    def hessian(self) -> np.ndarray:
+        k, q = self.n_rows_w, self.q
+        H = np.zeros((k, q, k, q))
+        X = self.X
+        _, S = self._first_second(self._z(_dense_rows(X)), None)
+        for a in range(k):
+            for c in range(a, k):
+                s = S[:, a, c] / self.n_train
+                block = _weighted_gram(X, s, self.fit_intercept)
+                H[a, :, c, :] = block
+                if c != a:
+                    H[c, :, a, :] = block.T
+        H = H.reshape(k * q, k * q)
+        H[np.diag_indices_from(H)] += self._penalty_diag()
+        return H
+
+    def hvp(self, V: np.ndarray) -> np.ndarray:
+        V = np.asarray(V, dtype=np.float64)
+        squeeze = V.ndim == 1
+        V2 = V.reshape(self.n_rows_w, self.q, -1)  # (K', q, r)
+        Xt = self._tilde(_dense_rows(self.X))
+        _, S = self._first_second(self._z(Xt[:, : self.n_features]), None)
+        T = np.einsum("nq,kqr->nkr", Xt, V2)  # (n, K', r)
+        ST = np.einsum("nkl,nlr->nkr", S, T)
+        out = np.einsum("nq,nkr->kqr", Xt, ST) / self.n_train
+        out = out.reshape(self.n_params, -1) + self._penalty_diag()[:, None] * V.reshape(
+            self.n_params, -1
+        )
+        return out[:, 0] if squeeze else out
+
+    # -- derivatives -----------------------------------------------------------------
+    def loss_grad(self, X, y) -> np.ndarray:
+        Xd = _dense_rows(X)
+        r, _ = self._first_second(self._z(Xd), y)
+        Xt = self._tilde(Xd)
+        return (r[:, :, None] * Xt[:, None, :]).reshape(len(Xd), -1)
+
+    def mixed_product(self, X, y, U) -> np.ndarray:
+        Xd = _dense_rows(X)
+        Xt = self._tilde(Xd)
+        r, S = self._first_second(self._z(Xd), y)
+        U = np.asarray(U, dtype=np.float64)
+        k, p = self.n_rows_w, self.n_features
+        if U.ndim == 2:  # shared directions (R, m)
+            U4 = U.reshape(U.shape[0], k, self.q)
+            t = np.einsum("nq,jkq->njk", Xt, U4)
+            rU = np.einsum("nk,jkp->njp", r, U4[:, :, :p])
+        else:  # per-row directions (n, R, m)
+            U4 = U.reshape(U.shape[0], U.shape[1], k, self.q)
+            t = np.einsum("nq,njkq->njk", Xt, U4)
+            rU = np.einsum("nk,njkp->njp", r, U4[:, :, :, :p])
+        St = np.einsum("nkl,njl->njk", S, t)
+        return St @ self.W + rU
+
+    def metric_factors(self, X):
+        Xd = _dense_rows(X)
+        Xt = self._tilde(Xd)
+        n, k = len(Xd), self.n_rows_w
+        z = self._z(Xd)
+        if self.link == "squared":
+            D = np.ones((n, 1, 1))
+            w = np.full((n, 1), 1.0 / self.sigma)
+        elif self.link == "logistic":
+            s = expit(z[:, 0])
+            D = np.stack([-s, 1.0 - s], axis=1)[:, :, None]  # ∂ log P(c) / ∂z
+            w = np.sqrt(np.stack([1.0 - s, s], axis=1))
+        else:
+            P = softmax(z, axis=1)
+            D = np.eye(k)[None, :, :] - P[:, None, :]
+            w = np.sqrt(P)
+        # ∂θ z_k = e_k ⊗ x̃, ∂x z_k = W_k
+        J_theta = (np.eye(k)[None, :, :, None] * Xt[:, None, None, :]).reshape(n, k, -1)
+        J_x = np.broadcast_to(self.W, (n, k, self.n_features))
+        return w, D, J_theta, J_x
+
+
+def _weighted_gram(X, s: np.ndarray, intercept: bool) -> np.ndarray:
+    """``X̃ᵀ diag(s) X̃`` for dense or sparse ``X``, ``X̃ = [X, 1]`` if ``intercept``."""
+    if sp.issparse(X):
+        XtX = np.asarray((X.T @ sp.diags(s) @ X).toarray())
+        Xs = np.asarray(X.T @ s).ravel()
+    else:
+        Xd = np.asarray(X, dtype=np.float64)
+        XtX = (Xd * s[:, None]).T @ Xd
+        Xs = Xd.T @ s
+    if not intercept:
+        return XtX
+    p = XtX.shape[0]
+    G = np.empty((p + 1, p + 1))
+    G[:p, :p] = XtX
+    G[:p, p] = G[p, :p] = Xs
+    G[p, p] = s.sum()
+    return G

@@ -1,0 +1,20 @@
+"""Pieces shared by the influence measures: chunking and the validation gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def iter_chunks(n: int, size: int):
+    """Yield ``slice`` objects covering ``range(n)`` in blocks of ``size`` rows."""
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+
+def mean_loss_grad(adapter, X, y_enc: np.ndarray) -> np.ndarray:
+    """Mean validation-loss gradient ``ḡ_V = mean_v ∂θ L(y_v, x_v; θ̂)``, shape (m,)."""
+    total = np.zeros(adapter.n_params)
+    for rows in iter_chunks(X.shape[0], adapter.chunk_size()):
+        total += adapter.loss_grad(X[rows], y_enc[rows]).sum(axis=0)
+    return total / X.shape[0]
