@@ -140,8 +140,7 @@ def _link(est) -> str:
         return "logistic"
     if name == "SGDRegressor" and est.loss != "squared_error":
         raise UnsupportedModelError(
-            f"SGDRegressor(loss={est.loss!r}) is not supported; use "
-            "loss='squared_error'."
+            f"SGDRegressor(loss={est.loss!r}) is not supported; use loss='squared_error'."
         )
     if np.ndim(est.coef_) > 1 and np.shape(est.coef_)[0] > 1:
         raise UnsupportedModelError(
@@ -228,9 +227,7 @@ class LinearAdapter(BaseAdapter):
             if y is not None:
                 r = P.copy()
                 r[np.arange(len(y)), y] -= 1.0
-            S = np.einsum("nk,kl->nkl", P, np.eye(P.shape[1])) - P[:, :, None] * P[
-                :, None, :
-            ]
+            S = np.einsum("nk,kl->nkl", P, np.eye(P.shape[1])) - P[:, :, None] * P[:, None, :]
             return r, S
         r = None if y is None else z - y[:, None]
         return r, np.ones((z.shape[0], 1, 1))

@@ -98,9 +98,9 @@ class ExactSolver(BaseSolver):
         B = np.asarray(B, dtype=np.float64)
         if self.cho_ is not None:
             return sla.cho_solve(self.cho_, B, check_finite=False)
-        return self.evecs_ @ (self.inv_evals_[:, None] * (self.evecs_.T @ B.reshape(
-            B.shape[0], -1
-        ))).reshape(B.shape)
+        B2 = B.reshape(B.shape[0], -1)
+        out = self.evecs_ @ (self.inv_evals_[:, None] * (self.evecs_.T @ B2))
+        return out.reshape(B.shape)
 
 
 class CGSolver(BaseSolver):
@@ -175,6 +175,5 @@ def make_solver(solver="exact", damping: float = 0.0) -> BaseSolver:
     if isinstance(solver, str) and solver in SOLVERS:
         return SOLVERS[solver](damping=damping)
     raise ValueError(
-        f"solver must be one of {sorted(SOLVERS)} or a BaseSolver instance, "
-        f"got {solver!r}."
+        f"solver must be one of {sorted(SOLVERS)} or a BaseSolver instance, got {solver!r}."
     )

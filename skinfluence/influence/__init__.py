@@ -8,6 +8,13 @@ first. Module docstrings state the formula, source, sign convention and cost.
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, pinv_quadratic
 from ._if import if_scores
 
-__all__ = ["FI_SCALINGS", "MEASURES", "fi_scale", "fi_scores", "if_scores", "pinv_quadratic"]
+__all__ = [
+    "FI_SCALINGS",
+    "MEASURES",
+    "fi_scale",
+    "fi_scores",
+    "if_scores",
+    "pinv_quadratic",
+]
 
 MEASURES = {"fi": fi_scores, "if": if_scores}

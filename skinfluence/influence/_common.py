@@ -11,7 +11,6 @@ def iter_chunks(n: int, size: int):
         yield slice(start, min(start + size, n))
 
 
-
 def mean_loss_grad(adapter, X, y_enc: np.ndarray) -> np.ndarray:
     """Mean validation-loss gradient ``ḡ_V = mean_v ∂θ L(y_v, x_v; θ̂)``, shape (m,)."""
     total = np.zeros(adapter.n_params)

@@ -68,9 +68,7 @@ def pinv_quadratic(B: np.ndarray, v: np.ndarray, rcond: float = 1e-10) -> np.nda
     return np.sum((inv * proj) ** 2, axis=1)
 
 
-def fi_scores(
-    adapter, solver, X, y_enc, X_val, y_val_enc, scaling: str = "appendix"
-) -> np.ndarray:
+def fi_scores(adapter, solver, X, y_enc, X_val, y_val_enc, scaling: str = "appendix") -> np.ndarray:
     """FI^util of every training row.
 
     Parameters
@@ -97,7 +95,9 @@ def fi_scores(
         b, k, m = J_theta.shape
         HJ = solver.solve(J_theta.reshape(b * k, m).T).T.reshape(b, k, m)
         # one call for the K' per-row directions and the shared validation direction
-        MU = adapter.mixed_product(Xc, yc, np.concatenate([HJ, np.broadcast_to(u, (b, 1, m))], axis=1))
+        MU = adapter.mixed_product(
+            Xc, yc, np.concatenate([HJ, np.broadcast_to(u, (b, 1, m))], axis=1)
+        )
         v = s * MU[:, k, :]
         B = w[:, :, None] * (D @ (s * MU[:, :k, :] + J_x))
         out[rows] = pinv_quadratic(B, v)

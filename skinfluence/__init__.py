@@ -1,0 +1,20 @@
+"""skinfluence: which training rows help or hurt a scikit-learn model, and acting on it."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._scores import influence_scores
+from ._trimmer import InfluenceTrimmer
+from .exceptions import SingularHessianWarning, UnsupportedModelError
+
+try:
+    __version__ = version("skinfluence")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "InfluenceTrimmer",
+    "SingularHessianWarning",
+    "UnsupportedModelError",
+    "__version__",
+    "influence_scores",
+]

@@ -1,0 +1,142 @@
+"""The functional entry point: influence scores of a fitted estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .adapters import make_adapter
+from .curvature import make_solver
+from .influence import FI_SCALINGS, MEASURES
+from .utils import check_two_classes, check_validation_set, check_xy
+
+__all__ = ["influence_scores", "METHODS"]
+
+METHODS = ("fi", "if", "random")
+
+
+def _compute_scores(
+    estimator,
+    X,
+    y,
+    X_val,
+    y_val,
+    *,
+    method: str,
+    solver="exact",
+    damping: float = 0.0,
+    scaling: str = "appendix",
+    params="all",
+    gauss_newton: bool = False,
+    random_state=None,
+) -> np.ndarray:
+    """Scores of validated inputs; ``estimator`` is fitted on ``(X, y)``."""
+    if method == "random":
+        return check_random_state(random_state).uniform(size=X.shape[0])
+    if method not in MEASURES:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    if scaling not in FI_SCALINGS:
+        raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
+    adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
+    fitted_solver = make_solver(solver, damping).fit(adapter)
+    options = {"scaling": scaling} if method == "fi" else {}
+    return MEASURES[method](
+        adapter,
+        fitted_solver,
+        X,
+        adapter.encode_y(y),
+        X_val,
+        adapter.encode_y(y_val),
+        **options,
+    )
+
+
+def influence_scores(
+    estimator,
+    X,
+    y,
+    X_val,
+    y_val,
+    method: str = "fi",
+    *,
+    solver="exact",
+    damping: float = 0.0,
+    scaling: str = "appendix",
+    params="all",
+    gauss_newton: bool = False,
+    random_state=None,
+) -> np.ndarray:
+    """Score every training row of a fitted estimator by its influence.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        A scikit-learn ``LogisticRegression``, ``SGDClassifier(loss="log_loss")``,
+        ``LinearRegression``, ``Ridge``, ``SGDRegressor`` or a skorch net, already
+        fitted on ``(X, y)``.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training rows the estimator was fitted on.
+    y : array-like of shape (n_samples,)
+        Their targets.
+    X_val : {array-like, sparse matrix} of shape (n_val, n_features)
+        Validation rows whose mean loss the influence refers to.
+    y_val : array-like of shape (n_val,)
+        Their targets.
+    method : {"fi", "if", "random"}, default="fi"
+        ``"fi"``: FI^util of seed 000 (local influence on the perturbation
+        manifold); ``"if"``: classic influence on the validation loss (Koh & Liang,
+        the IV baseline); ``"random"``: uniform random scores.
+    solver : {"exact", "cg"} or BaseSolver, default="exact"
+        How inverse-Hessian-vector products are computed.
+    damping : float, default=0.0
+        Added to the Hessian's diagonal before inversion.
+    scaling : {"appendix", "algorithm", "main"}, default="appendix"
+        ``"fi"`` only: the factor of ``∂ωθ̂`` (``-1/n``, ``1``, ``+1/n``); see
+        :mod:`skinfluence.influence._fi`.
+    params : "all", "last" or list of str, default="all"
+        torch models only: the parameters influence is taken over.
+    gauss_newton : bool, default=False
+        torch models only: use the Gauss-Newton matrix instead of the Hessian.
+    random_state : int, RandomState instance or None, default=None
+        Seed of ``method="random"``.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples,)
+        One score per training row; the highest score is the row to trim first.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import scale
+    >>> from skinfluence import influence_scores
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)
+    >>> model = LogisticRegression().fit(X[:400], y[:400])
+    >>> scores = influence_scores(model, X[:400], y[:400], X[400:], y[400:], "if")
+    >>> scores.shape
+    (400,)
+    """
+    check_is_fitted(estimator)
+    classifier = is_classifier(estimator)
+    X, y = check_xy(X, y, classifier=classifier)
+    X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
+    if classifier:
+        check_two_classes(y, "influence_scores")
+    return _compute_scores(
+        estimator,
+        X,
+        y,
+        X_val,
+        y_val,
+        method=method,
+        solver=solver,
+        damping=damping,
+        scaling=scaling,
+        params=params,
+        gauss_newton=gauss_newton,
+        random_state=random_state,
+    )

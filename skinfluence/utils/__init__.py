@@ -1,0 +1,5 @@
+"""Shared utilities (the bottom layer)."""
+
+from ._validation import check_two_classes, check_validation_set, check_xy, n_to_drop
+
+__all__ = ["check_two_classes", "check_validation_set", "check_xy", "n_to_drop"]

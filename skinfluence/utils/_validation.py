@@ -1,0 +1,80 @@
+"""Input checks shared by the public estimators and functions."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
+__all__ = ["check_xy", "check_validation_set", "n_to_drop", "check_two_classes"]
+
+
+def check_xy(X, y, *, classifier: bool, accept_sparse=("csr", "csc")):
+    """Validate a feature matrix and its targets; return float64 ``X`` and ``y``.
+
+    NaN / inf in ``X`` or ``y``, a wrong number of dimensions or mismatched lengths
+    raise ``ValueError``. The inputs are never modified (copies are made only where
+    a conversion is needed).
+    """
+    X = check_array(X, accept_sparse=accept_sparse, dtype=np.float64)
+    y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=not classifier)
+    if y.ndim != 1:
+        raise ValueError(f"y must be one-dimensional, got shape {y.shape}.")
+    check_consistent_length(X, y)
+    if classifier:
+        check_classification_targets(y)
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity; drop or label those rows.")
+    elif type_of_target(y) not in ("continuous", "binary", "multiclass"):
+        raise ValueError(f"y must be a numeric target, got {type_of_target(y)}.")
+    return X, y
+
+
+def check_two_classes(y, who: str) -> None:
+    """Raise a clear error when a classification target has fewer than two classes."""
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise ValueError(
+            f"{who} needs at least two classes in the training rows, got one "
+            f"({classes.tolist()}); influence on a constant classifier is undefined."
+        )
+
+
+def check_validation_set(X_val, y_val, n_features: int, *, classifier: bool):
+    """Validate an explicit validation set against the training feature count."""
+    if (X_val is None) != (y_val is None):
+        raise ValueError("pass both X_val and y_val, or neither.")
+    X_val, y_val = check_xy(X_val, y_val, classifier=classifier)
+    if X_val.shape[1] != n_features:
+        raise ValueError(
+            f"X_val has {X_val.shape[1]} features, but the training X has "
+            f"{n_features}; transform X_val the same way as X."
+        )
+    return X_val, y_val
+
+
+def n_to_drop(budget, n_scored: int) -> int:
+    """Number of rows a ``budget`` removes out of ``n_scored`` candidate rows.
+
+    An int is a count, a float in ``[0, 1)`` a fraction (rounded down).
+    """
+    if isinstance(budget, (bool, np.bool_)):
+        raise TypeError(f"budget must be an int or a float, got {budget!r}.")
+    if isinstance(budget, Integral):
+        n = int(budget)
+        if n < 0 or n >= n_scored:
+            raise ValueError(
+                f"budget={n} rows must be in [0, {n_scored}): there are {n_scored} "
+                "training rows to choose from."
+            )
+        return n
+    if isinstance(budget, Real):
+        if not 0.0 <= budget < 1.0:
+            raise ValueError(
+                f"a float budget is a fraction in [0, 1), got {budget}; pass an int "
+                "for a number of rows."
+            )
+        return int(np.floor(budget * n_scored))
+    raise TypeError(f"budget must be an int or a float, got {budget!r}.")
