@@ -41,8 +41,9 @@ class TorchLinear:
         """Log-probabilities of every class (classifiers) or the mean (regressors)."""
         z = self.z(theta, x)
         if self.link == "logistic":
-            return torch.stack([-torch.nn.functional.softplus(z[0]),
-                                -torch.nn.functional.softplus(-z[0])])
+            return torch.stack(
+                [-torch.nn.functional.softplus(z[0]), -torch.nn.functional.softplus(-z[0])]
+            )
         if self.link == "multinomial":
             return torch.log_softmax(z, 0)
         return z
@@ -58,8 +59,14 @@ def theta_of(adapter) -> torch.Tensor:
 
 
 def torch_model_of(adapter) -> TorchLinear:
-    return TorchLinear(adapter.link, adapter.n_rows_w, adapter.n_features,
-                       adapter.fit_intercept, adapter.lam, adapter.lam_b)
+    return TorchLinear(
+        adapter.link,
+        adapter.n_rows_w,
+        adapter.n_features,
+        adapter.fit_intercept,
+        adapter.lam,
+        adapter.lam_b,
+    )
 
 
 def brute_force(adapter, X, y_enc, X_val, y_val_enc, scale: float, sigma: float | None = None):
@@ -77,7 +84,9 @@ def brute_force(adapter, X, y_enc, X_val, y_val_enc, scale: float, sigma: float 
         g = torch.func.grad(tm.loss)(theta, x, yy)
         grads.append(g)
         # M = ∂x ∂θ L: (m, p)
-        M = torch.autograd.functional.jacobian(lambda xx: torch.func.grad(tm.loss)(theta, xx, yy), x)
+        M = torch.autograd.functional.jacobian(
+            lambda xx: torch.func.grad(tm.loss)(theta, xx, yy), x
+        )
         mixed.append(M)
         J = scale * Hinv @ M  # ∂ωθ̂
         v = g_val @ J

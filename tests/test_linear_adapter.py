@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from _oracles import brute_force, theta_of, torch_model_of
 from sklearn.base import is_regressor
 from sklearn.linear_model import (
     LinearRegression,
@@ -15,7 +16,6 @@ from sklearn.linear_model import (
     SGDRegressor,
 )
 
-from _oracles import brute_force, theta_of, torch_model_of
 from skinfluence.adapters import LinearAdapter, make_adapter
 from skinfluence.curvature import ExactSolver
 from skinfluence.exceptions import SingularHessianWarning, UnsupportedModelError
@@ -130,8 +130,15 @@ def test_sparse_input_matches_dense(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["lr-binary", "lr-no-intercept", "lr-liblinear", "lr-multinomial", "ridge",
-             "linear-regression"]
+    "name",
+    [
+        "lr-binary",
+        "lr-no-intercept",
+        "lr-liblinear",
+        "lr-multinomial",
+        "ridge",
+        "linear-regression",
+    ],
 )
 def test_penalty_is_what_the_model_minimised(name):
     """At the fitted θ̂ the gradient of mean loss + ½Σλθ² vanishes: the λ scaling is right."""
