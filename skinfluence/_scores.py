@@ -96,9 +96,10 @@ def influence_scores(
         ``"fi"`` only: the factor of ``∂ωθ̂`` (``-1/n``, ``1``, ``+1/n``); see
         :mod:`skinfluence.influence._fi`.
     params : "all", "last" or list of str, default="all"
-        torch models only: the parameters influence is taken over.
+        The parameters influence is taken over (skorch nets only): every one, the
+        last linear layer, or the named ones.
     gauss_newton : bool, default=False
-        torch models only: use the Gauss-Newton matrix instead of the Hessian.
+        Use the Gauss-Newton matrix instead of the Hessian (skorch nets only).
     random_state : int, RandomState instance or None, default=None
         Seed of ``method="random"``.
 

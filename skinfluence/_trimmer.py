@@ -57,9 +57,11 @@ class InfluenceTrimmer(BaseRowSelector):
         derivation), ``1`` (Algorithm 1) or ``+1/n`` (main text). It changes the
         ranking; see the user guide for measured differences.
     params : "all", "last" or list of str, default="all"
-        skorch nets only: parameters the influence is taken over.
+        Parameters the influence is taken over (skorch nets only): every one, the
+        last linear layer, or the named ones.
     gauss_newton : bool, default=False
-        skorch nets only: Gauss-Newton matrix instead of the Hessian.
+        Use the Gauss-Newton matrix instead of the Hessian (skorch nets only); it is
+        positive semi-definite for non-convex nets.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and ``method="random"``.
     verbose : int, default=0
