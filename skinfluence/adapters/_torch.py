@@ -1,0 +1,704 @@
+"""Derivatives of fitted skorch nets, computed with :mod:`torch.func`.
+
+Supported nets and the per-row loss ``L(y, x; θ)`` the adapter differentiates (the
+criterion skorch's ``get_loss`` applies, evaluated in float64):
+
+* ``NeuralNetClassifier`` with ``CrossEntropyLoss`` (the module returns logits
+  ``f``): ``L = logsumexp(f) - f_y``.
+* ``NeuralNetClassifier`` with ``NLLLoss``, skorch's default (the module returns
+  probabilities ``P``; ``get_loss`` takes ``log(P + eps)``): the outputs are
+  ``f = log(P + eps)`` and ``L = -f_y``. ``eps`` is the machine epsilon of the
+  float64 computation, as ``get_loss`` would use on float64 predictions.
+* ``NeuralNetBinaryClassifier`` with ``BCEWithLogitsLoss`` (one logit ``f``):
+  ``L = log(1 + e^f) - y f``.
+* ``NeuralNetRegressor`` with ``MSELoss`` (one mean ``f = μ``): ``L = ½(μ - y)²``,
+  half of what ``MSELoss`` computes per row, as in the linear adapter.
+
+The objective is ``R(θ) = mean_i L_i + ½ Σ_j λ_j θ_j²`` over the chosen parameters
+``θ`` (``params``; the other parameters and the buffers are held fixed). The
+optimizer's ``weight_decay`` (per parameter group) adds ``wd·θ`` to the gradient of
+the mean criterion, i.e. the penalty ``½ wd ‖θ‖²``, so ``λ = wd`` for classifiers
+and ``λ = wd/2`` for regressors (``MSELoss`` is twice ``mean L``). Computed:
+
+* ``loss_grad``: ``vmap`` over rows of ``grad`` of ``L`` — ``O(b)`` backward passes.
+* ``hvp``: ``H V = mean_i ∂²θ L_i V + λ ⊙ V`` by forward-over-reverse
+  (``jvp`` of ``grad``), ``vmap``-ed over the columns of ``V``, over all training
+  rows in chunks — about ``3 r`` passes over the training data for ``r`` columns.
+  With ``gauss_newton=True`` the Hessian of ``L`` is replaced by ``Jᵀ Λ J``
+  (``J = ∂θ f``, ``Λ = ∂²L/∂f²``; ``jvp`` then ``vjp``), which is positive
+  semi-definite for any net.
+* ``hessian``: the dense ``m × m`` matrix from ``hvp`` against blocks of identity
+  columns — ``O(n m)`` row-tangent passes, only for ``m ≤ max_dense_params``.
+* ``mixed_product``: ``∂x (u · ∂θ L(y, x; θ))`` as ``grad`` in ``x`` of the forward
+  directional derivative ``jvp`` of ``L`` in ``θ`` along ``u``, ``vmap``-ed over rows
+  and directions — one forward-and-backward pass per (row, direction), never the
+  ``m × p`` mixed derivative.
+* ``metric_factors``: ``jacrev`` of the outputs ``f`` in ``θ`` and ``x`` per row —
+  ``K'`` backward passes per row.
+
+Derivatives in ``x`` go through the whole module to its raw input, whatever
+``params`` selects. All computations run in float64 on ``net.device`` with the
+module in eval mode (its previous mode is restored afterwards); the net's own
+parameters are never changed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.special import expit, softmax
+from sklearn.exceptions import NotFittedError
+from torch.func import functional_call, grad, jacrev, jvp, vjp, vmap
+
+from ..exceptions import UnsupportedModelError
+from ._base import BaseAdapter
+
+__all__ = ["TorchAdapter"]
+
+# criterion class name -> internal loss kind
+_CRITERIA = {
+    "CrossEntropyLoss": "ce",
+    "NLLLoss": "nll",
+    "BCEWithLogitsLoss": "bce",
+    "MSELoss": "mse",
+}
+# skorch net class name -> the loss kinds it supports
+_NETS = {
+    "NeuralNetClassifier": ("ce", "nll"),
+    "NeuralNetBinaryClassifier": ("bce",),
+    "NeuralNetRegressor": ("mse",),
+}
+_EPS64 = float(torch.finfo(torch.float64).eps)
+
+
+@contextmanager
+def _eval_mode(module):
+    """Put ``module`` in eval mode, then restore every submodule's previous mode."""
+    modes = [(mod, mod.training) for mod in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for mod, mode in modes:
+            mod.training = mode
+
+
+def _net_kind(net) -> str | None:
+    """Name of the skorch net class ``net`` derives from (None for a plain net)."""
+    for cls in type(net).__mro__:
+        if cls.__name__ in _NETS and cls.__module__.startswith("skorch"):
+            return cls.__name__
+    return None
+
+
+def _check_criterion(net) -> str:
+    """Return the loss kind of ``net``'s criterion, or raise if it is unsupported."""
+    crit = net.criterion_
+    name = type(crit).__name__
+    if name not in _CRITERIA or not type(crit).__module__.startswith("torch"):
+        raise UnsupportedModelError(
+            f"the criterion {name} has no influence adapter; supported: "
+            "NeuralNetClassifier with NLLLoss (probability outputs) or "
+            "CrossEntropyLoss (logits), NeuralNetBinaryClassifier with "
+            "BCEWithLogitsLoss, NeuralNetRegressor with MSELoss."
+        )
+    kind = _CRITERIA[name]
+    net_kind = _net_kind(net)
+    if net_kind is not None and kind not in _NETS[net_kind]:
+        raise UnsupportedModelError(
+            f"{net_kind} with criterion {name} is not supported; use "
+            f"{' or '.join(k for k, v in _CRITERIA.items() if v in _NETS[net_kind])}."
+        )
+    if getattr(crit, "reduction", "mean") != "mean":
+        raise UnsupportedModelError(
+            f"{name}(reduction={crit.reduction!r}) is not supported: with mini-batches "
+            "its effective weight-decay scale depends on the batch size; use "
+            "reduction='mean' (the default)."
+        )
+    for attr in ("weight", "pos_weight"):
+        if getattr(crit, attr, None) is not None:
+            raise UnsupportedModelError(
+                f"{name}({attr}=...) weights the loss per class, which the influence "
+                f"adapters do not model; use {attr}=None."
+            )
+    if getattr(crit, "label_smoothing", 0.0):
+        raise UnsupportedModelError(
+            f"{name}(label_smoothing={crit.label_smoothing}) is not supported; use "
+            "label_smoothing=0."
+        )
+    if net_kind is not None:
+        base = next(c for c in type(net).__mro__ if c.__name__ == net_kind)
+        if type(net).get_loss is not base.get_loss:
+            warnings.warn(
+                f"{type(net).__name__} overrides get_loss; the influence adapter "
+                f"differentiates the plain {name} and ignores the override.",
+                UserWarning,
+                stacklevel=3,
+            )
+    return kind
+
+
+def _select_params(module, params) -> list[str]:
+    """Names of the parameters influence is taken over, in named_parameters order."""
+    named = dict(module.named_parameters())
+    if isinstance(params, str):
+        if params == "all":
+            names = [n for n, p in named.items() if p.requires_grad]
+        elif params == "last":
+            last = None
+            for name, mod in module.named_modules():
+                if isinstance(mod, torch.nn.Linear):
+                    last = name
+            if last is None:
+                raise ValueError(
+                    f"params='last' needs an nn.Linear layer, but {type(module).__name__}"
+                    " has none; pass a list of parameter names instead (from "
+                    "net.module_.named_parameters())."
+                )
+            prefix = f"{last}." if last else ""
+            wanted = {prefix + "weight", prefix + "bias"}
+            names = [n for n in named if n in wanted]
+        else:
+            raise ValueError(
+                f"params must be 'all', 'last' or a list of parameter names, got {params!r}."
+            )
+    else:
+        try:
+            wanted = list(params)
+        except TypeError:
+            raise ValueError(
+                f"params must be 'all', 'last' or a list of parameter names, got {params!r}."
+            ) from None
+        unknown = [n for n in wanted if n not in named]
+        if unknown:
+            raise ValueError(
+                f"parameters {unknown} are not in the module; its parameters are {list(named)}."
+            )
+        names = [n for n in named if n in set(wanted)]
+    if not names:
+        raise ValueError(f"no parameters selected for influence (params={params!r}).")
+    return names
+
+
+def _weight_decays(net, module, names: list[str]) -> tuple[dict[str, float], bool]:
+    """Per-parameter weight decay from the optimizer's groups, and if it is decoupled."""
+    opt = getattr(net, "optimizer_", None)
+    if opt is not None and hasattr(opt, "param_groups"):
+        by_id = {}
+        for group in opt.param_groups:
+            for p in group["params"]:
+                by_id[id(p)] = float(group.get("weight_decay", 0.0) or 0.0)
+        named = dict(module.named_parameters())
+        decoupled = type(opt).__name__ == "AdamW"
+        return {n: by_id.get(id(named[n]), 0.0) for n in names}, decoupled
+    wd = float(net.get_params().get("optimizer__weight_decay", 0.0) or 0.0)
+    return {n: wd for n in names}, False
+
+
+class TorchAdapter(BaseAdapter):
+    """Influence derivatives of a fitted skorch net, by torch.func in float64.
+
+    Parameters
+    ----------
+    estimator : fitted skorch net
+        ``NeuralNetClassifier`` (``NLLLoss`` on probability outputs or
+        ``CrossEntropyLoss`` on logits), ``NeuralNetBinaryClassifier``
+        (``BCEWithLogitsLoss``) or ``NeuralNetRegressor`` (``MSELoss``, one target),
+        taking a single 2-D float array as input.
+    X : array-like or sparse matrix of shape (n, p)
+        The rows the net was fitted on (float32 is fine; it is converted).
+    y : array-like of shape (n,)
+        Their targets (user labels, not encoded).
+    params : "all", "last" or list of str, default="all"
+        Parameters influence is taken over: every trainable parameter, the weight
+        and bias of the last ``nn.Linear`` in ``module_.modules()`` order, or the
+        named parameters (names from ``module_.named_parameters()``). The others are
+        held fixed.
+    gauss_newton : bool, default=False
+        Use the Gauss-Newton matrix ``mean_i J_iᵀ Λ_i J_i + diag(λ)`` (``J = ∂θ f``,
+        ``Λ = ∂²L/∂f²``) in :meth:`hvp` and :meth:`hessian` instead of the
+        Hessian. It is positive semi-definite for any net. For ``NLLLoss`` nets the
+        outputs are log-probabilities, on which ``L`` is linear; ``Λ = diag(P)``
+        (the Fisher form) is used there, which equals the Gauss-Newton matrix over
+        the logits when the module ends in a softmax.
+
+    Attributes
+    ----------
+    n_params, n_features, n_outputs, is_classifier, n_train
+        As in :class:`~skinfluence.adapters.BaseAdapter`.
+    param_names : list of str
+        The selected parameters; ``θ`` concatenates them flattened, in this order.
+    lam : ndarray of shape (n_params,)
+        The L2 penalty ``λ`` of every parameter (see Notes).
+    classes_ : ndarray
+        Class labels (classifiers), position = encoded label.
+    sigma : float
+        Regressors only: ``√(mean squared training residual)``, the Gaussian
+        likelihood's standard deviation used by :meth:`metric_factors`.
+
+    Notes
+    -----
+    Weight decay is read from ``net.optimizer_.param_groups`` (so per-parameter
+    groups such as ``optimizer__param_groups=[("*.bias", {"weight_decay": 0})]``
+    are honoured). SGD, Adam and the like add ``wd·θ`` to the gradient: an exact L2
+    penalty. AdamW's decoupled decay has no objective; it is treated as the same L2
+    penalty, which is only an approximation of where AdamW stops.
+
+    Metric factors (see :meth:`metric_factors`): the outputs ``f`` are the logits
+    (``CrossEntropyLoss``: ``D = I - 1Pᵀ``, ``K' = K``), the log-probabilities
+    (``NLLLoss``: ``l_c = f_c`` so ``D = I``, ``K' = K``), the single logit
+    (binary: ``D = [[-σ], [1 - σ]]``, ``K' = 1``) or the mean (regression:
+    ``D = [[1]]``, ``w = 1/σ``).
+    """
+
+    #: Largest number of parameters for which :meth:`hessian` builds a dense matrix.
+    max_dense_params = 5000
+
+    def __init__(self, estimator, X, y, *, params="all", gauss_newton: bool = False):
+        net = estimator
+        if not getattr(net, "initialized_", False) or not hasattr(net, "module_"):
+            raise NotFittedError(
+                f"This {type(net).__name__} is not initialized yet; call fit (or "
+                "initialize and load_params) before computing influence."
+            )
+        self.estimator = net
+        self.kind = _check_criterion(net)
+        self.gauss_newton = bool(gauss_newton)
+        module = net.module_
+        self.module = module
+        device = getattr(net, "device", None)
+        if device is None:
+            first = next(iter(module.parameters()), None)
+            device = first.device if first is not None else "cpu"
+        self.device = torch.device(device)
+
+        # parameters: the selected ones flattened into θ, the rest held fixed
+        self.param_names = _select_params(module, params)
+        named = dict(module.named_parameters())
+        self._layout = []
+        start = 0
+        for name in self.param_names:
+            shape = named[name].shape
+            size = int(np.prod(shape)) if len(shape) else 1
+            self._layout.append((name, start, start + size, shape))
+            start += size
+        self.n_params = start
+        selected = set(self.param_names)
+        with torch.no_grad():
+            self._theta = torch.cat(
+                [
+                    named[name].detach().to(self.device, torch.float64).reshape(-1)
+                    for name in self.param_names
+                ]
+            )
+            fixed = {
+                n: p.detach().to(self.device, torch.float64)
+                for n, p in named.items()
+                if n not in selected
+            }
+            for n, b in module.named_buffers():
+                dtype = torch.float64 if b.is_floating_point() else b.dtype
+                fixed[n] = b.detach().to(self.device, dtype)
+        self._fixed = fixed
+
+        # the penalty λ in mean-loss form
+        wds, self.decoupled_decay = _weight_decays(net, module, self.param_names)
+        scale = 0.5 if self.kind == "mse" else 1.0
+        lam = np.concatenate(
+            [np.full(stop - begin, scale * wds[name]) for name, begin, stop, _ in self._layout]
+        )
+        self.lam = lam
+        self._lam = torch.as_tensor(lam, device=self.device)
+
+        # training rows
+        self._X = self._rows(X)
+        self.n_train, self.n_features = self._X.shape
+        with _eval_mode(module), torch.no_grad():
+            n_out = self._raw(self._theta, self._X[:1]).shape[1]
+        self.n_out_ = n_out  # K': number of module outputs
+        if self.kind in ("ce", "nll"):
+            if n_out < 2:
+                raise UnsupportedModelError(
+                    f"{type(net).__name__} with {type(net.criterion_).__name__} needs "
+                    f"a module with one output per class, got {n_out}; for two "
+                    "classes with one logit use NeuralNetBinaryClassifier."
+                )
+            classes = None
+            try:
+                classes = np.asarray(net.classes_)
+            except AttributeError:
+                pass
+            if classes is None or classes.ndim != 1 or len(classes) != n_out:
+                classes = np.arange(n_out)
+            self.classes_ = classes
+            self.n_outputs = n_out
+            self.is_classifier = True
+        elif self.kind == "bce":
+            self._check_single(n_out)
+            self.classes_ = np.array([0, 1])
+            self.n_outputs = 2
+            self.is_classifier = True
+        else:
+            self._check_single(n_out)
+            self.n_outputs = 1
+            self.is_classifier = False
+        self.y_enc = self.encode_y(y)
+        if len(self.y_enc) != self.n_train:
+            raise ValueError(f"X has {self.n_train} rows but y has {len(self.y_enc)} entries.")
+        self._T = self._targets(self.y_enc)
+        if self.kind == "mse":
+            sq = 0.0
+            with _eval_mode(module), torch.no_grad():
+                for rows in self._chunks(self.n_train, self.chunk_size()):
+                    mu = self._forward(self._theta, self._X[rows])[:, 0]
+                    sq += float(((mu - self._T[rows]) ** 2).sum())
+            self.sigma = float(max(np.sqrt(sq / self.n_train), 1e-12))
+
+    # -- helpers ---------------------------------------------------------------------
+    def _check_single(self, n_out: int) -> None:
+        if n_out != 1:
+            raise UnsupportedModelError(
+                f"{type(self.estimator).__name__} must have a module with one output "
+                f"per row, got {n_out}; several targets are not supported."
+            )
+
+    @staticmethod
+    def _chunks(n: int, size: int):
+        for start in range(0, n, size):
+            yield slice(start, min(start + size, n))
+
+    def _rows(self, X) -> torch.Tensor:
+        """``X`` as a float64 (rows, p) tensor on the net's device."""
+        if isinstance(X, torch.Tensor):
+            t = X.detach().to(self.device, torch.float64)
+        else:
+            if sp.issparse(X):
+                X = X.toarray()
+            t = torch.as_tensor(np.asarray(X, dtype=np.float64), device=self.device)
+        if t.ndim != 2:
+            raise ValueError(f"X must be 2-D (rows, features), got shape {tuple(t.shape)}.")
+        return t
+
+    def _targets(self, y_enc) -> torch.Tensor:
+        """Encoded targets as the tensors the losses take (one-hot for softmax)."""
+        y_enc = np.asarray(y_enc)
+        if self.kind in ("ce", "nll"):
+            onehot = np.zeros((len(y_enc), self.n_outputs))
+            onehot[np.arange(len(y_enc)), y_enc.astype(np.intp)] = 1.0
+            return torch.as_tensor(onehot, device=self.device)
+        return torch.as_tensor(y_enc.astype(np.float64), device=self.device)
+
+    def _tensor(self, a) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(a, dtype=np.float64), device=self.device)
+
+    def _params(self, theta: torch.Tensor) -> dict:
+        """The module's parameter and buffer dict with ``θ`` unflattened into it."""
+        out = dict(self._fixed)
+        for name, begin, stop, shape in self._layout:
+            out[name] = theta[begin:stop].view(shape)
+        return out
+
+    def _raw(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """The module's (first) output on rows ``X``, shape (rows, K')."""
+        out = functional_call(self.module, self._params(theta), (X,))
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        return out.reshape(X.shape[0], -1)
+
+    def _forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """The outputs ``f`` (logits, log-probabilities or mean), shape (rows, K')."""
+        out = self._raw(theta, X)
+        if self.kind == "nll":
+            out = torch.log(out + _EPS64)
+        return out
+
+    def _f_row(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(theta, x.unsqueeze(0))[0]
+
+    def _loss(self, f: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Per-row loss from outputs ``f`` (..., K') and targets ``t``."""
+        if self.kind == "ce":
+            return torch.logsumexp(f, dim=-1) - (t * f).sum(-1)
+        if self.kind == "nll":
+            return -(t * f).sum(-1)
+        z = f[..., 0]
+        if self.kind == "bce":
+            return torch.logaddexp(torch.zeros_like(z), z) - t * z
+        return 0.5 * (z - t) ** 2
+
+    def _row_loss(self, theta, x, t):
+        return self._loss(self._f_row(theta, x), t)
+
+    def _output_curvature(self, f: torch.Tensor) -> torch.Tensor:
+        """``Λ = ∂²L/∂f²`` per row (rows, K', K') (the Fisher form for NLLLoss)."""
+        if self.kind == "ce":
+            P = torch.softmax(f, dim=-1)
+            return torch.diag_embed(P) - P[:, :, None] * P[:, None, :]
+        if self.kind == "nll":
+            return torch.diag_embed(torch.exp(f))
+        if self.kind == "bce":
+            s = torch.sigmoid(f)
+            return (s * (1.0 - s))[:, :, None]
+        return torch.ones(f.shape[0], 1, 1, dtype=f.dtype, device=f.device)
+
+    def _curvature_sum(self, V: torch.Tensor, Xc: torch.Tensor, Tc: torch.Tensor):
+        """``Σ_rows ∂²θ L V`` (or Gauss-Newton) over a chunk, for ``V`` of shape (r, m)."""
+        theta = self._theta
+        if self.gauss_newton:
+
+            def outputs(th):
+                return self._forward(th, Xc)
+
+            f, vjp_fn = vjp(outputs, theta)
+            Lam = self._output_curvature(f.detach())
+
+            def gn(v):
+                _, Jv = jvp(outputs, (theta,), (v,))
+                return vjp_fn(torch.einsum("bkl,bl->bk", Lam, Jv))[0]
+
+            return vmap(gn)(V)
+
+        def total(th):
+            return self._loss(self._forward(th, Xc), Tc).sum()
+
+        g = grad(total)
+
+        def hv(v):
+            return jvp(g, (theta,), (v,))[1]
+
+        return vmap(hv)(V)
+
+    # -- curvature -------------------------------------------------------------------
+    def hvp(self, V: np.ndarray) -> np.ndarray:
+        """Return ``H @ V`` (or the Gauss-Newton product).
+
+        One pass over the training rows in chunks; forward-over-reverse
+        (``jvp`` of ``grad``) for the Hessian, ``jvp`` then ``vjp`` for
+        Gauss-Newton, ``vmap``-ed over the columns.
+
+        Parameters
+        ----------
+        V : ndarray of shape (m,) or (m, r)
+            Parameter directions, laid out as :attr:`param_names`.
+
+        Returns
+        -------
+        ndarray of the shape of ``V``
+            ``mean_i ∂²θ L_i V + λ ⊙ V`` (``J_iᵀ Λ_i J_i`` with ``gauss_newton``).
+        """
+        V = np.asarray(V, dtype=np.float64)
+        squeeze = V.ndim == 1
+        V2 = V.reshape(self.n_params, -1)
+        Vt = self._tensor(V2.T.copy())  # (r, m)
+        out = torch.zeros_like(Vt)
+        with _eval_mode(self.module):
+            for rows in self._chunks(self.n_train, self.chunk_size(Vt.shape[0])):
+                out += self._curvature_sum(Vt, self._X[rows], self._T[rows]).detach()
+        out = out / self.n_train + self._lam * Vt
+        res = out.T.cpu().numpy()
+        return res[:, 0] if squeeze else res
+
+    def hessian(self) -> np.ndarray:
+        """Return the dense ``m × m`` Hessian (or Gauss-Newton matrix), with ``λ``.
+
+        Built from :meth:`hvp` against blocks of identity columns: ``O(n m)``
+        row-tangent passes and ``8 m²`` bytes.
+
+        Returns
+        -------
+        ndarray of shape (m, m)
+            The symmetrised matrix.
+
+        Raises
+        ------
+        NotImplementedError
+            When ``m > max_dense_params``; use an iterative solver (``solver="cg"``).
+        """
+        m = self.n_params
+        if m > self.max_dense_params:
+            raise NotImplementedError(
+                f"the net has {m} parameters in the influence selection, more than "
+                f"max_dense_params={self.max_dense_params}: a dense Hessian would "
+                f"take {8 * m * m / 2**30:.1f} GiB and {m} Hessian-vector passes. "
+                "Pass solver='cg' (Hessian-vector products), or select fewer "
+                "parameters with params='last' or a list of names."
+            )
+        H = np.empty((m, m))
+        block = max(1, min(m, 256))
+        for start in range(0, m, block):
+            stop = min(start + block, m)
+            E = np.zeros((m, stop - start))
+            E[np.arange(start, stop), np.arange(stop - start)] = 1.0
+            H[:, start:stop] = self.hvp(E)
+        return 0.5 * (H + H.T)
+
+    # -- first order -----------------------------------------------------------------
+    def encode_y(self, y) -> np.ndarray:
+        """Encode targets: class positions in ``classes_``, floats for regression.
+
+        skorch trains classifiers on the labels themselves as class indices, so for
+        ``NeuralNetClassifier`` labels are looked up in ``net.classes_`` when it has
+        one entry per module output, and otherwise (or when they are not all found
+        there) integer labels ``0..K-1`` are taken as the indices the criterion saw.
+
+        Parameters
+        ----------
+        y : array-like of shape (n,)
+            Labels (classifiers) or targets (regressors; one column is accepted).
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Class positions (int) or float64 targets.
+        """
+        y = np.asarray(y)
+        if self.kind == "mse":
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y[:, 0]
+            if y.ndim != 1:
+                raise ValueError(
+                    f"y must be 1-D (or one column) for a regressor, got shape {y.shape}."
+                )
+            return y.astype(np.float64)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        idx = _lookup(y, self.classes_)
+        if idx is None and self.kind in ("ce", "nll"):
+            idx = _lookup(y, np.arange(self.n_outputs))
+        if idx is None:
+            raise ValueError(
+                f"labels {np.unique(y)[:5].tolist()} do not match the classes of the "
+                f"net ({self.classes_.tolist()})."
+            )
+        return idx
+
+    def loss_grad(self, X, y) -> np.ndarray:
+        """Return the per-row loss gradients ``∂θ L(y_i, x_i; θ̂)`` (``vmap`` of ``grad``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Rows.
+        y : ndarray of shape (n,)
+            Encoded targets (:meth:`encode_y`).
+
+        Returns
+        -------
+        ndarray of shape (n, m)
+            One gradient per row, laid out as :attr:`param_names`.
+        """
+        Xt, Tt = self._rows(X), self._targets(y)
+        with _eval_mode(self.module):
+            G = vmap(grad(self._row_loss), in_dims=(None, 0, 0))(self._theta, Xt, Tt)
+        return G.detach().cpu().numpy()
+
+    # -- mixed derivative ------------------------------------------------------------
+    def mixed_product(self, X, y, U) -> np.ndarray:
+        """Return ``∂x (U[i, r] · ∂θ L(y_i, x; θ̂))`` at ``x = x_i`` for every row.
+
+        ``grad`` in ``x`` of the directional derivative ``jvp`` of ``L`` in ``θ``,
+        ``vmap``-ed over rows and directions: never the ``m × p`` mixed derivative.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Rows.
+        y : ndarray of shape (n,)
+            Encoded targets (:meth:`encode_y`).
+        U : ndarray of shape (r, m) or (n, r, m)
+            Parameter directions, shared by all rows or one set per row.
+
+        Returns
+        -------
+        ndarray of shape (n, r, p)
+            ``U[i, r] @ M_i`` with ``M_i = ∂x∂θ L`` of row ``i``.
+        """
+        Xt, Tt = self._rows(X), self._targets(y)
+        U = np.asarray(U, dtype=np.float64)
+        if U.ndim not in (2, 3) or U.shape[-1] != self.n_params:
+            raise ValueError(
+                f"U must have shape (r, {self.n_params}) or (n, r, {self.n_params}), got {U.shape}."
+            )
+        Ut = self._tensor(U)
+        theta = self._theta
+
+        def one(x, t, u):
+            def directional(x_):
+                return jvp(lambda th: self._row_loss(th, x_, t), (theta,), (u,))[1]
+
+            return grad(directional)(x)
+
+        per_direction = vmap(one, in_dims=(None, None, 0))
+        per_row = vmap(per_direction, in_dims=(0, 0, None if U.ndim == 2 else 0))
+        with _eval_mode(self.module):
+            out = per_row(Xt, Tt, Ut)
+        return out.detach().cpu().numpy()
+
+    # -- metric ----------------------------------------------------------------------
+    def metric_factors(self, X):
+        """Return the factors of the metric ``G_z`` through the outputs ``f``.
+
+        ``J_theta = ∂θ f`` and ``J_x = ∂x f`` by ``jacrev`` per row; ``f``, ``w`` and
+        ``D`` as in the class Notes and :meth:`BaseAdapter.metric_factors`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Rows.
+
+        Returns
+        -------
+        w : ndarray of shape (n, R)
+            ``√P(r|x)`` (classifiers) or ``1/σ`` (regressors).
+        D : ndarray of shape (n, R, K')
+            ``∂ l_r / ∂ f_k``.
+        J_theta : ndarray of shape (n, K', m)
+            ``∂θ f_k``.
+        J_x : ndarray of shape (n, K', p)
+            ``∂x f_k``.
+        """
+        Xt = self._rows(X)
+        n = Xt.shape[0]
+
+        def outputs(th, x):
+            f = self._f_row(th, x)
+            return f, f
+
+        jac = jacrev(outputs, argnums=(0, 1), has_aux=True)
+        with _eval_mode(self.module):
+            (J_theta, J_x), f = vmap(jac, in_dims=(None, 0))(self._theta, Xt)
+        f = f.detach().cpu().numpy()
+        J_theta = J_theta.detach().cpu().numpy()
+        J_x = J_x.detach().cpu().numpy()
+        if self.kind == "ce":
+            P = softmax(f, axis=1)
+            D = np.eye(self.n_outputs)[None, :, :] - P[:, None, :]
+            w = np.sqrt(P)
+        elif self.kind == "nll":
+            D = np.broadcast_to(np.eye(self.n_outputs), (n, self.n_outputs, self.n_outputs))
+            w = np.sqrt(np.exp(f))
+        elif self.kind == "bce":
+            s = expit(f[:, 0])
+            D = np.stack([-s, 1.0 - s], axis=1)[:, :, None]
+            w = np.sqrt(np.stack([1.0 - s, s], axis=1))
+        else:
+            D = np.ones((n, 1, 1))
+            w = np.full((n, 1), 1.0 / self.sigma)
+        return w, np.array(D), J_theta, J_x
+
+
+def _lookup(y: np.ndarray, classes: np.ndarray) -> np.ndarray | None:
+    """Positions of ``y`` in ``classes`` (any order), or None if one is missing."""
+    try:
+        order = np.argsort(classes, kind="stable")
+        sorted_classes = classes[order]
+        pos = np.clip(np.searchsorted(sorted_classes, y), 0, len(classes) - 1)
+        if not np.all(sorted_classes[pos] == y):
+            return None
+    except (TypeError, ValueError):
+        return None
+    return order[pos].astype(np.intp)
