@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-torch.set_default_dtype(torch.float64)
-
 
 class TorchLinear:
     """A linear model's loss, log-probabilities and penalty as torch functions."""
@@ -26,7 +24,7 @@ class TorchLinear:
 
     def z(self, theta, x):
         Wt = theta.reshape(self.k, self.q)
-        xt = torch.cat([x, torch.ones(1)]) if self.intercept else x
+        xt = torch.cat([x, torch.ones(1, dtype=x.dtype)]) if self.intercept else x
         return Wt @ xt
 
     def loss(self, theta, x, y):

@@ -116,6 +116,19 @@ class BaseAdapter(ABC):
         """
 
     def chunk_size(self, width: int = 1, target_mb: float = 64.0) -> int:
-        """Rows per chunk so that a ``(rows, width, max(m, p))`` block fits in memory."""
+        """Rows per chunk so that a ``(rows, width, max(m, p))`` float64 block fits.
+
+        Parameters
+        ----------
+        width : int, default=1
+            Vectors of length ``max(m, p)`` held per row.
+        target_mb : float, default=64.0
+            Memory allowed for one block, in MiB.
+
+        Returns
+        -------
+        int
+            Number of rows, between 1 and 65,536.
+        """
         per_row = 8.0 * max(width, 1) * max(self.n_params, self.n_features, 1)
         return int(max(1, min(1 << 16, target_mb * 2**20 // per_row)))

@@ -81,12 +81,20 @@ class ExactSolver(BaseSolver):
             pass
         if self.cho_ is None:
             evals, evecs = np.linalg.eigh(H)
-            keep = np.abs(evals) > self.rcond * np.abs(evals).max()
+            tol = self.rcond * np.abs(evals).max()
+            keep = np.abs(evals) > tol
+            if evals.min() < -tol:
+                advice = (
+                    "it is indefinite, as for a non-convex net away from a minimum: pass "
+                    f"gauss_newton=True, or damping > {-evals.min():.3g}"
+                )
+            else:
+                advice = "pass damping > 0 to regularise it instead"
             warnings.warn(
                 f"The Hessian ({H.shape[0]}×{H.shape[0]}) is singular or not positive "
                 f"definite (eigenvalues from {evals.min():.3g} to {evals.max():.3g}, "
-                f"rank {keep.sum()}); using its pseudo-inverse. Pass damping > 0 to "
-                "regularise it instead.",
+                f"rank {keep.sum()}); using its pseudo-inverse. {advice[0].upper()}"
+                f"{advice[1:]}.",
                 SingularHessianWarning,
                 stacklevel=3,
             )
