@@ -55,6 +55,7 @@ from sklearn.exceptions import NotFittedError
 from torch.func import functional_call, grad, jacrev, jvp, vjp, vmap
 
 from ..exceptions import UnsupportedModelError
+from ..utils import iter_chunks
 from ._base import BaseAdapter
 
 __all__ = ["TorchAdapter"]
@@ -353,7 +354,7 @@ class TorchAdapter(BaseAdapter):
         if self.kind == "mse":
             sq = 0.0
             with _eval_mode(module), torch.no_grad():
-                for rows in self._chunks(self.n_train, self.chunk_size()):
+                for rows in iter_chunks(self.n_train, self.chunk_size()):
                     mu = self._forward(self._theta, self._X[rows])[:, 0]
                     sq += float(((mu - self._T[rows]) ** 2).sum())
             self.sigma = float(max(np.sqrt(sq / self.n_train), 1e-12))
@@ -365,11 +366,6 @@ class TorchAdapter(BaseAdapter):
                 f"{type(self.estimator).__name__} must have a module with one output "
                 f"per row, got {n_out}; several targets are not supported."
             )
-
-    @staticmethod
-    def _chunks(n: int, size: int):
-        for start in range(0, n, size):
-            yield slice(start, min(start + size, n))
 
     def _rows(self, X) -> torch.Tensor:
         """``X`` as a float64 (rows, p) tensor on the net's device."""
@@ -496,7 +492,7 @@ class TorchAdapter(BaseAdapter):
         Vt = self._tensor(V2.T.copy())  # (r, m)
         out = torch.zeros_like(Vt)
         with _eval_mode(self.module):
-            for rows in self._chunks(self.n_train, self.chunk_size(Vt.shape[0])):
+            for rows in iter_chunks(self.n_train, self.chunk_size(Vt.shape[0])):
                 out += self._curvature_sum(Vt, self._X[rows], self._T[rows]).detach()
         out = out / self.n_train + self._lam * Vt
         res = out.T.cpu().numpy()

@@ -1,14 +1,10 @@
-"""Pieces shared by the influence measures: chunking and the validation gradient."""
+"""Pieces shared by the influence measures."""
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def iter_chunks(n: int, size: int):
-    """Yield ``slice`` objects covering ``range(n)`` in blocks of ``size`` rows."""
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
+from ..utils import iter_chunks
 
 
 def mean_loss_grad(adapter, X, y_enc: np.ndarray) -> np.ndarray:

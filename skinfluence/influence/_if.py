@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import iter_chunks, mean_loss_grad
+from ..utils import iter_chunks
+from ._common import mean_loss_grad
 
 __all__ = ["if_scores"]
 
