@@ -105,6 +105,8 @@ def test_closed_forms_match_autograd(name):
     U_rows = rng.normal(size=(len(X), 2, adapter.n_params))
     _close(adapter.mixed_product(X, ye, U_shared), np.einsum("rm,nmp->nrp", U_shared, ref["mixed"]))
     _close(adapter.mixed_product(X, ye, U_rows), np.einsum("nrm,nmp->nrp", U_rows, ref["mixed"]))
+    C_rows = rng.normal(size=(len(X), 2, adapter.n_features))
+    _close(adapter.mixed_jvp(X, ye, C_rows), np.einsum("nmp,nrp->nrm", ref["mixed"], C_rows))
 
     # metric factors: D·J are the derivatives of log P(c|x) (or of the mean)
     w, D, J_theta, J_x = adapter.metric_factors(X)

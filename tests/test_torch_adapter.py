@@ -208,6 +208,9 @@ def test_linear_derivatives_match_closed_forms(linear_case, rng):
     U3 = rng.normal(size=(7, 2, tad.n_params))
     got = tad.mixed_product(X[rows], y_enc[rows], U3)
     assert rel_err(got, lad.mixed_product(X[rows], y_enc[rows], U3[:, :, perm])) < RTOL
+    C = rng.normal(size=(7, 2, tad.n_features))
+    got = tad.mixed_jvp(X[rows], y_enc[rows], C)
+    assert rel_err(got[:, :, perm], lad.mixed_jvp(X[rows], y_enc[rows], C)) < RTOL
 
     # metric factors: compare ∂θ l_r = D J_theta and ∂x l_r = D J_x (K vs K' outputs)
     w1, D1, Jt1, Jx1 = tad.metric_factors(X[rows])
@@ -406,6 +409,8 @@ def test_mixed_product_brute_force(tiny, rng, params):
     U3 = rng.normal(size=(len(rows), 2, ad.n_params))
     got = ad.mixed_product(X[:4], y_enc[:4], U)
     got3 = ad.mixed_product(X[:4], y_enc[:4], U3)
+    C = rng.normal(size=(len(rows), 2, ad.n_features))
+    got_jvp = ad.mixed_jvp(X[:4], y_enc[:4], C)
     grads = ad.loss_grad(X[:4], y_enc[:4])
     for i in rows:
         x = torch.tensor(X[i], dtype=torch.float64)
@@ -413,6 +418,7 @@ def test_mixed_product_brute_force(tiny, rng, params):
         M = M.detach().numpy()  # (m, p)
         assert rel_err(got[i], U @ M) < RTOL
         assert rel_err(got3[i], U3[i] @ M) < RTOL
+        assert rel_err(got_jvp[i], C[i] @ M.T) < RTOL
         assert rel_err(grads[i], theta_grad(x, i).detach().numpy()) < RTOL
 
 

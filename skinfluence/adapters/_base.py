@@ -92,6 +92,24 @@ class BaseAdapter(ABC):
         array of shape (n, r, p)
         """
 
+    @abstractmethod
+    def mixed_jvp(self, X, y: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """The other product with the mixed derivative: ``M_i @ C[i, r]``, per row.
+
+        Returns ``∂θ (∂x L(y_i, x; θ̂) · C[i, r])`` at ``x = x_i``: the parameter
+        gradient of the loss's directional derivative along ``C[i, r]`` in input space.
+
+        Parameters
+        ----------
+        X : array of shape (n, p)
+        y : array of shape (n,), encoded
+        C : array of shape (n, r, p), input-space directions per row
+
+        Returns
+        -------
+        array of shape (n, r, m)
+        """
+
     # -- the Fisher metric of the perturbation manifold ------------------------------------
     @abstractmethod
     def metric_factors(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -9,7 +9,8 @@ an intercept, ``q = p`` otherwise. With ``x̃ = [x, 1]`` the linear predictor is
 
 * Hessian ``H = mean_i S_i ⊗ x̃_i x̃_iᵀ + diag(λ)``;
 * mixed product ``u·M = ∂x(r · U x̃) = (S U x̃)ᵀ W + rᵀ U_W`` for a direction
-  ``u = vec(U)``, ``U = [U_W | U_b]``;
+  ``u = vec(U)``, ``U = [U_W | U_b]``, and ``M c = vec((S W c) x̃ᵀ + r [c, 0]ᵀ)`` for an
+  input direction ``c``;
 * metric factors through the outputs: ``∂θ z_k = e_k ⊗ x̃``, ``∂x z_k = W_k`` and
   ``D[c, k] = ∂ log P(c)/∂z_k``.
 
@@ -208,9 +209,12 @@ class LinearAdapter(BaseAdapter):
         return idx
 
     def _tilde(self, Xd: np.ndarray) -> np.ndarray:
-        if self.fit_intercept:
-            return np.hstack([Xd, np.ones((Xd.shape[0], 1))])
-        return Xd
+        if not self.fit_intercept:
+            return Xd
+        Xt = np.empty((Xd.shape[0], Xd.shape[1] + 1))
+        Xt[:, :-1] = Xd
+        Xt[:, -1] = 1.0
+        return Xt
 
     def _z(self, Xd: np.ndarray) -> np.ndarray:
         return Xd @ self.W.T + self.b
@@ -282,6 +286,14 @@ class LinearAdapter(BaseAdapter):
         r, S = self._first_second(self._z(Xd), y)
         U = np.asarray(U, dtype=np.float64)
         k, p = self.n_rows_w, self.n_features
+        if k == 1:  # one output: (S t) W + r U_W without the K' axes
+            if U.ndim == 2:
+                t = Xt @ U.T
+            else:
+                t = np.einsum("nq,nrq->nr", Xt, U)
+            out = (S[:, 0, 0, None] * t)[:, :, None] * self.W[0]
+            out += r[:, 0, None, None] * U[..., :p]
+            return out
         if U.ndim == 2:  # shared directions (R, m)
             U4 = U.reshape(U.shape[0], k, self.q)
             t = np.einsum("nq,jkq->njk", Xt, U4)
@@ -292,6 +304,18 @@ class LinearAdapter(BaseAdapter):
             rU = np.einsum("nk,njkp->njp", r, U4[:, :, :, :p])
         St = np.einsum("nkl,njl->njk", S, t)
         return St @ self.W + rU
+
+    def mixed_jvp(self, X, y, C) -> np.ndarray:
+        # ∂x∂θL · c = vec((S W c) x̃ᵀ + r [c, 0]ᵀ)
+        Xd = _dense_rows(X)
+        Xt = self._tilde(Xd)
+        r, S = self._first_second(self._z(Xd), y)
+        C = np.asarray(C, dtype=np.float64)
+        n, R, p = C.shape
+        SWc = np.einsum("nkl,nrl->nrk", S, C @ self.W.T)
+        out = SWc[:, :, :, None] * Xt[:, None, None, :]  # (n, R, K', q)
+        out[..., :p] += r[:, None, :, None] * C[:, :, None, :]
+        return out.reshape(n, R, self.n_params)
 
     def metric_factors(self, X):
         Xd = _dense_rows(X)
@@ -310,7 +334,10 @@ class LinearAdapter(BaseAdapter):
             D = np.eye(k)[None, :, :] - P[:, None, :]
             w = np.sqrt(P)
         # ∂θ z_k = e_k ⊗ x̃, ∂x z_k = W_k
-        J_theta = (np.eye(k)[None, :, :, None] * Xt[:, None, None, :]).reshape(n, k, -1)
+        if k == 1:
+            J_theta = Xt[:, None, :]
+        else:
+            J_theta = (np.eye(k)[None, :, :, None] * Xt[:, None, None, :]).reshape(n, k, -1)
         J_x = np.broadcast_to(self.W, (n, k, self.n_features))
         return w, D, J_theta, J_x
 

@@ -634,6 +634,44 @@ class TorchAdapter(BaseAdapter):
             out = per_row(Xt, Tt, Ut)
         return out.detach().cpu().numpy()
 
+    def mixed_jvp(self, X, y, C) -> np.ndarray:
+        """Return ``∂θ (∂x L(y_i, x; θ̂) · C[i, r])`` at ``x = x_i`` for every row.
+
+        ``grad`` in ``θ`` of the directional derivative ``jvp`` of ``L`` in ``x``,
+        ``vmap``-ed over rows and directions: never the ``m × p`` mixed derivative.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Rows.
+        y : ndarray of shape (n,)
+            Encoded targets (:meth:`encode_y`).
+        C : ndarray of shape (n, r, p)
+            Input-space directions, one set per row.
+
+        Returns
+        -------
+        ndarray of shape (n, r, m)
+            ``M_i @ C[i, r]`` with ``M_i = ∂x∂θ L`` of row ``i``.
+        """
+        Xt, Tt = self._rows(X), self._targets(y)
+        C = np.asarray(C, dtype=np.float64)
+        if C.ndim != 3 or C.shape[-1] != self.n_features:
+            raise ValueError(f"C must have shape (n, r, {self.n_features}), got {C.shape}.")
+        Ct = self._tensor(C)
+        theta = self._theta
+
+        def one(x, t, c):
+            def directional(th):
+                return jvp(lambda x_: self._row_loss(th, x_, t), (x,), (c,))[1]
+
+            return grad(directional)(theta)
+
+        per_row = vmap(vmap(one, in_dims=(None, None, 0)), in_dims=(0, 0, 0))
+        with _eval_mode(self.module):
+            out = per_row(Xt, Tt, Ct)
+        return out.detach().cpu().numpy()
+
     # -- metric ----------------------------------------------------------------------
     def metric_factors(self, X):
         """Return the factors of the metric ``G_z`` through the outputs ``f``.

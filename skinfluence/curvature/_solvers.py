@@ -5,9 +5,10 @@ Every solver takes an adapter in :meth:`~BaseSolver.fit` and then answers
 ``(m, r)``. Influence measures only ever call ``solve``, so a new solver slots in by
 subclassing :class:`BaseSolver`.
 
-* :class:`ExactSolver` — dense Cholesky factorisation, ``O(m³)`` once and ``O(m²)``
-  per right-hand side. A singular or indefinite ``H`` falls back to the
-  eigen-decomposition pseudo-inverse with a :class:`SingularHessianWarning`.
+* :class:`ExactSolver` — dense inverse through a Cholesky factorisation, ``O(m³)``
+  once and ``O(m²)`` per right-hand side (one matrix product for all of them). A
+  singular or indefinite ``H`` falls back to the eigen-decomposition pseudo-inverse
+  with a :class:`SingularHessianWarning`.
 * :class:`CGSolver` — conjugate gradient on Hessian-vector products, all right-hand
   sides at once (one batched HVP per iteration), ``O(iterations · HVP)``. Needs
   ``H + damping·I`` positive definite.
@@ -71,15 +72,15 @@ class ExactSolver(BaseSolver):
         H = np.array(adapter.hessian(), dtype=np.float64)
         H = 0.5 * (H + H.T)
         H[np.diag_indices_from(H)] += self.damping
-        self.cho_ = None
+        inverse = None
         try:
             cho = sla.cho_factor(H, lower=True, check_finite=True)
             diag = np.abs(np.diag(cho[0])) ** 2
             if diag.min() > self.rcond * diag.max():
-                self.cho_ = cho
+                inverse = sla.cho_solve(cho, np.eye(H.shape[0]), check_finite=False)
         except np.linalg.LinAlgError:
             pass
-        if self.cho_ is None:
+        if inverse is None:
             evals, evecs = np.linalg.eigh(H)
             tol = self.rcond * np.abs(evals).max()
             keep = np.abs(evals) > tol
@@ -98,17 +99,14 @@ class ExactSolver(BaseSolver):
                 SingularHessianWarning,
                 stacklevel=3,
             )
-            self.evecs_ = evecs[:, keep]
-            self.inv_evals_ = 1.0 / evals[keep]
+            inverse = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
+        # one dense inverse: every later solve is a single matrix product
+        self.inverse_ = 0.5 * (inverse + inverse.T)
         return self
 
     def solve(self, B: np.ndarray) -> np.ndarray:
         B = np.asarray(B, dtype=np.float64)
-        if self.cho_ is not None:
-            return sla.cho_solve(self.cho_, B, check_finite=False)
-        B2 = B.reshape(B.shape[0], -1)
-        out = self.evecs_ @ (self.inv_evals_[:, None] * (self.evecs_.T @ B2))
-        return out.reshape(B.shape)
+        return (self.inverse_ @ B.reshape(B.shape[0], -1)).reshape(B.shape)
 
 
 class CGSolver(BaseSolver):

@@ -69,6 +69,13 @@ def pinv_quadratic(B: np.ndarray, v: np.ndarray, rcond: float = 1e-10) -> np.nda
     return np.sum((inv * proj) ** 2, axis=1)
 
 
+def _rank_one_quadratic(beta: np.ndarray, a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``pinv_quadratic`` for ``B = β aᵀ`` (one model output): ``(a·v)² / (‖a‖⁴ ‖β‖²)``."""
+    av = np.einsum("np,np->n", a, v)
+    denom = np.einsum("np,np->n", a, a) ** 2 * np.einsum("nr,nr->n", beta, beta)
+    return np.divide(av**2, denom, out=np.zeros_like(av), where=denom > 0)
+
+
 def fi_scores(adapter, solver, X, y_enc, X_val, y_val_enc, scaling: str = "appendix") -> np.ndarray:
     """FI^util of every training row.
 
@@ -95,11 +102,13 @@ def fi_scores(adapter, solver, X, y_enc, X_val, y_val_enc, scaling: str = "appen
         w, D, J_theta, J_x = adapter.metric_factors(Xc)
         b, k, m = J_theta.shape
         HJ = solver.solve(J_theta.reshape(b * k, m).T).T.reshape(b, k, m)
-        # one call for the K' per-row directions and the shared validation direction
-        MU = adapter.mixed_product(
-            Xc, yc, np.concatenate([HJ, np.broadcast_to(u, (b, 1, m))], axis=1)
-        )
-        v = s * MU[:, k, :]
-        B = w[:, :, None] * (D @ (s * MU[:, :k, :] + J_x))
-        out[rows] = pinv_quadratic(B, v)
+        A = adapter.mixed_product(Xc, yc, HJ)  # (b, K', p), per-row directions
+        A *= s
+        A += J_x  # ∂ω f_k, the outputs' derivatives
+        v = adapter.mixed_product(Xc, yc, u[None, :])[:, 0, :]  # the shared direction
+        v *= s
+        if k == 1:
+            out[rows] = _rank_one_quadratic(w * D[:, :, 0], A[:, 0, :], v)
+        else:
+            out[rows] = pinv_quadratic(w[:, :, None] * (D @ A), v)
     return out
