@@ -5,7 +5,7 @@ returns one score per training row, oriented so that the highest score is trimme
 first. Module docstrings state the formula, source, sign convention and cost.
 """
 
-from ._fi import FI_SCALINGS, fi_scale, fi_scores, pinv_quadratic
+from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
 from ._if import if_scores
 
 __all__ = [
@@ -14,7 +14,8 @@ __all__ = [
     "fi_scale",
     "fi_scores",
     "if_scores",
-    "pinv_quadratic",
+    "metric_root",
+    "perturbation_root",
 ]
 
 MEASURES = {"fi": fi_scores, "if": if_scores}

@@ -37,7 +37,7 @@ import numpy as np
 from ..utils import iter_chunks
 from ._common import mean_loss_grad
 
-__all__ = ["fi_scores", "fi_scale", "FI_SCALINGS"]
+__all__ = ["FI_SCALINGS", "fi_scale", "fi_scores", "metric_root", "perturbation_root"]
 
 FI_SCALINGS = ("appendix", "algorithm", "main")
 
@@ -53,27 +53,56 @@ def fi_scale(scaling: str, n: int) -> float:
     raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
 
 
-def pinv_quadratic(B: np.ndarray, v: np.ndarray, rcond: float = 1e-10) -> np.ndarray:
-    """``v (BᵀB)^† vᵀ`` for a batch: ``B`` (n, R, p), ``v`` (n, p) → (n,).
+def metric_root(B: np.ndarray, rcond: float = 1e-10) -> np.ndarray:
+    """A root ``E`` of ``(BᵀB)^†`` per row: ``v (BᵀB)^† vᵀ = ‖E v‖²``.
 
-    Uses ``(BᵀB)^† = Bᵀ (B Bᵀ)^{+2} B``: an ``R × R`` eigen-decomposition per row.
-    Eigenvalues below ``rcond`` times the row's largest count as zero.
+    With ``B Bᵀ = Q Λ Qᵀ`` (an ``R × R`` eigen-decomposition per row),
+    ``(BᵀB)^† = Bᵀ (B Bᵀ)^{+2} B`` and ``E = Λ^+ Qᵀ B``. Eigenvalues below ``rcond``
+    times the row's largest count as zero (their rows of ``E`` are zero).
+
+    Parameters
+    ----------
+    B : ndarray of shape (n, R, p)
+    rcond : float, default=1e-10
+
+    Returns
+    -------
+    E : ndarray of shape (n, R, p)
     """
-    BBt = B @ np.swapaxes(B, 1, 2)
-    Bv = np.einsum("nrp,np->nr", B, v)
-    evals, evecs = np.linalg.eigh(BBt)
+    evals, evecs = np.linalg.eigh(B @ np.swapaxes(B, 1, 2))
     top = evals.max(axis=1, keepdims=True)
     keep = evals > np.maximum(rcond * top, np.finfo(float).tiny)
     inv = np.where(keep, 1.0 / np.where(keep, evals, 1.0), 0.0)
-    proj = np.einsum("nrk,nr->nk", evecs, Bv)
-    return np.sum((inv * proj) ** 2, axis=1)
+    return inv[:, :, None] * (np.swapaxes(evecs, 1, 2) @ B)
 
 
-def _rank_one_quadratic(beta: np.ndarray, a: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``pinv_quadratic`` for ``B = β aᵀ`` (one model output): ``(a·v)² / (‖a‖⁴ ‖β‖²)``."""
-    av = np.einsum("np,np->n", a, v)
-    denom = np.einsum("np,np->n", a, a) ** 2 * np.einsum("nr,nr->n", beta, beta)
-    return np.divide(av**2, denom, out=np.zeros_like(av), where=denom > 0)
+def _rank_one_root(beta: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``metric_root`` of ``B = β aᵀ`` (one model output): ``a / (‖β‖ ‖a‖²)``, (n, 1, p)."""
+    denom = np.sqrt(np.einsum("nr,nr->n", beta, beta)) * np.einsum("np,np->n", a, a)
+    scale = np.divide(1.0, denom, out=np.zeros_like(denom), where=denom > 0)
+    return (scale[:, None] * a)[:, None, :]
+
+
+def perturbation_root(adapter, solver, X, y_enc, s: float) -> np.ndarray:
+    """``E`` with ``v G_z^† vᵀ = ‖E v‖²`` for every row ``z`` of ``(X, y_enc)``.
+
+    Builds ``B = diag(w) D (s·(H⁻¹ J_θ)ᵀ M + J_x)`` from the adapter's metric factors:
+    ``K'`` inverse-Hessian-vector products and one mixed product per row.
+
+    Returns
+    -------
+    E : ndarray of shape (n, R', p)
+        ``R' = 1`` for one-output models, ``K`` otherwise.
+    """
+    w, D, J_theta, J_x = adapter.metric_factors(X)
+    b, k, m = J_theta.shape
+    HJ = solver.solve(J_theta.reshape(b * k, m).T).T.reshape(b, k, m)
+    A = adapter.mixed_product(X, y_enc, HJ)  # (b, K', p)
+    A *= s
+    A += J_x  # ∂ω f_k, the outputs' derivatives
+    if k == 1:
+        return _rank_one_root(w * D[:, :, 0], A[:, 0, :])
+    return metric_root(w[:, :, None] * (D @ A))
 
 
 def fi_scores(adapter, solver, X, y_enc, X_val, y_val_enc, scaling: str = "appendix") -> np.ndarray:
@@ -99,16 +128,7 @@ def fi_scores(adapter, solver, X, y_enc, X_val, y_val_enc, scaling: str = "appen
     width = adapter.n_outputs + 2
     for rows in iter_chunks(n, adapter.chunk_size(width)):
         Xc, yc = X[rows], y_enc[rows]
-        w, D, J_theta, J_x = adapter.metric_factors(Xc)
-        b, k, m = J_theta.shape
-        HJ = solver.solve(J_theta.reshape(b * k, m).T).T.reshape(b, k, m)
-        A = adapter.mixed_product(Xc, yc, HJ)  # (b, K', p), per-row directions
-        A *= s
-        A += J_x  # ∂ω f_k, the outputs' derivatives
-        v = adapter.mixed_product(Xc, yc, u[None, :])[:, 0, :]  # the shared direction
-        v *= s
-        if k == 1:
-            out[rows] = _rank_one_quadratic(w * D[:, :, 0], A[:, 0, :], v)
-        else:
-            out[rows] = pinv_quadratic(w[:, :, None] * (D @ A), v)
+        E = perturbation_root(adapter, solver, Xc, yc, s)
+        v = s * adapter.mixed_product(Xc, yc, u[None, :])[:, 0, :]
+        out[rows] = np.sum(np.einsum("nrp,np->nr", E, v) ** 2, axis=1)
     return out
