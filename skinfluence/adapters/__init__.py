@@ -11,12 +11,21 @@ from ..exceptions import UnsupportedModelError
 from ._base import BaseAdapter
 from ._linear import LINEAR_MODELS, LinearAdapter
 
-__all__ = ["BaseAdapter", "LinearAdapter", "make_adapter", "is_torch_model"]
+__all__ = ["BaseAdapter", "LinearAdapter", "is_torch_model", "make_adapter", "model_input"]
 
 
 def is_torch_model(estimator) -> bool:
     """Whether ``estimator`` is a skorch net (checked without importing skorch)."""
     return any(cls.__module__.startswith("skorch") for cls in type(estimator).__mro__)
+
+
+def model_input(estimator, X):
+    """``X`` as ``estimator`` takes it: float32 dense rows for skorch nets, else as is."""
+    if not is_torch_model(estimator):
+        return X
+    import numpy as np
+
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
 
 
 def make_adapter(estimator, X, y, *, params="all", gauss_newton: bool = False):

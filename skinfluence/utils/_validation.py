@@ -37,7 +37,7 @@ def check_two_classes(y, who: str) -> None:
     classes = np.unique(y)
     if classes.size < 2:
         raise ValueError(
-            f"{who} needs at least two classes in the training rows, got one "
+            f"{who} needs at least two classes in the training rows, got one class "
             f"({classes.tolist()}); influence on a constant classifier is undefined."
         )
 
