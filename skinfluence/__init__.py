@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from ._active_learner import InfluenceActiveLearner
+from ._plotting import ActiveLearningDisplay
 from ._scores import influence_scores
 from ._trimmer import InfluenceTrimmer
 from .exceptions import SingularHessianWarning, UnsupportedModelError
@@ -13,6 +14,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "ActiveLearningDisplay",
     "InfluenceActiveLearner",
     "InfluenceTrimmer",
     "SingularHessianWarning",

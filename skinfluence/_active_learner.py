@@ -368,7 +368,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             )
 
     def query(self, n: int) -> np.ndarray:
-        """Indices of the ``n`` pool rows to label next; changes nothing.
+        """Return the indices of the ``n`` pool rows to label next; changes nothing.
 
         Parameters
         ----------
