@@ -50,6 +50,10 @@ class BaseRowSelector(MetaEstimatorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    #: Whether :meth:`_score_rows` receives a clone fitted on the scored rows; a
+    #: subclass that fits its own models (the valuator) sets False and gets ``None``.
+    _fit_before_scoring = True
+
     def _inner(self):
         """The estimator to clone: ``estimator`` or the default ``LogisticRegression``."""
         if self.estimator is None:
@@ -68,7 +72,10 @@ class BaseRowSelector(MetaEstimatorMixin, BaseEstimator):
     # -- the step subclasses provide ---------------------------------------------------
     @abstractmethod
     def _score_rows(self, estimator, X, y, X_val, y_val) -> np.ndarray:
-        """One score per row of ``X``; ``estimator`` is a fitted clone on ``(X, y)``."""
+        """One score per row of ``X``; ``estimator`` is a fitted clone on ``(X, y)``.
+
+        ``estimator`` is ``None`` when the class sets ``_fit_before_scoring = False``.
+        """
 
     # -- fitting -----------------------------------------------------------------------
     def _log(self, message: str) -> None:
@@ -131,11 +138,15 @@ class BaseRowSelector(MetaEstimatorMixin, BaseEstimator):
         X_fit = X_in if hasattr(X_in, "iloc") else X
         y_fit = y_in if hasattr(y_in, "iloc") else y
 
-        start = time.perf_counter()
-        model = clone(self._inner()).fit(
-            _safe_indexing(X_fit, scored), _safe_indexing(y_fit, scored)
-        )
-        self._log(f"fitted the model on {len(scored)} rows in {time.perf_counter() - start:.2f}s")
+        model = None
+        if self._fit_before_scoring:
+            start = time.perf_counter()
+            model = clone(self._inner()).fit(
+                _safe_indexing(X_fit, scored), _safe_indexing(y_fit, scored)
+            )
+            self._log(
+                f"fitted the model on {len(scored)} rows in {time.perf_counter() - start:.2f}s"
+            )
         start = time.perf_counter()
         row_scores = np.asarray(
             self._score_rows(model, X[scored], y[scored], X_val_arr, y_val_arr),
