@@ -1,0 +1,52 @@
+"""Data valuation engine (the Shapley family): utilities, samplers, stopping rules.
+
+Pure numpy/scipy/joblib plus scikit-learn's ``fit``/``score``; it never imports torch
+and sits beside :mod:`skinfluence.influence`, below the estimators; of skinfluence it may
+import only :mod:`skinfluence.utils` (tests check both). :class:`skinfluence.ShapleyValuator`
+is its estimator face.
+
+* Utilities: :class:`ModelUtility` (fit a clone on a subset, score on validation rows),
+  :class:`KNNUtility` (the k-NN utility of Jia et al.), or any callable
+  ``u(sorted_indices) -> float``.
+* Exact: :func:`exact_values` (enumeration, ``n ≤ EXACT_MAX_N``), :func:`loo_values`,
+  :func:`knn_shapley` (closed form).
+* Sampled: :func:`sampled_values` — ``"tmc"``, ``"beta"``, ``"banzhaf"`` with the
+  ``"stderr"`` or ``"gelman_rubin"`` stopping rule, ``max_iter`` and ``max_time``.
+"""
+
+from ._engine import (
+    EXACT_MAX_N,
+    SAMPLED_METHODS,
+    ValuationResult,
+    exact_values,
+    loo_values,
+    sampled_values,
+)
+from ._knn import KNNUtility, knn_shapley, sorted_neighbours
+from ._samplers import TRUNCATION_PATIENCE
+from ._stopping import MIN_SAMPLES, N_CHAINS, GelmanRubinRule, StandardErrorRule, gelman_rubin
+from ._utility import CACHE_MAX_ENTRIES, ModelUtility
+from ._weights import SEMIVALUES, permutation_importance, semivalue_weights
+
+__all__ = [
+    "CACHE_MAX_ENTRIES",
+    "EXACT_MAX_N",
+    "GelmanRubinRule",
+    "KNNUtility",
+    "MIN_SAMPLES",
+    "ModelUtility",
+    "N_CHAINS",
+    "SAMPLED_METHODS",
+    "SEMIVALUES",
+    "StandardErrorRule",
+    "TRUNCATION_PATIENCE",
+    "ValuationResult",
+    "exact_values",
+    "gelman_rubin",
+    "knn_shapley",
+    "loo_values",
+    "permutation_importance",
+    "sampled_values",
+    "semivalue_weights",
+    "sorted_neighbours",
+]
