@@ -5,6 +5,7 @@ from importlib.metadata import PackageNotFoundError, version
 from ._active_learner import InfluenceActiveLearner
 from ._plotting import ActiveLearningDisplay
 from ._scores import influence_scores
+from ._shapley import ShapleyValuator
 from ._trimmer import InfluenceTrimmer
 from .exceptions import SingularHessianWarning, UnsupportedModelError
 
@@ -17,6 +18,7 @@ __all__ = [
     "ActiveLearningDisplay",
     "InfluenceActiveLearner",
     "InfluenceTrimmer",
+    "ShapleyValuator",
     "SingularHessianWarning",
     "UnsupportedModelError",
     "__version__",

@@ -12,8 +12,16 @@ import skinfluence
 
 PACKAGE = Path(skinfluence.__file__).parent
 
-# utils → adapters → curvature → influence → estimators (top-level modules)
-LAYERS = {"utils": 0, "exceptions": 0, "adapters": 1, "curvature": 2, "influence": 3}
+# utils → adapters → curvature → influence → estimators (top-level modules); valuation
+# sits beside influence (it needs only fit/score) and may import utils alone
+LAYERS = {
+    "utils": 0,
+    "exceptions": 0,
+    "adapters": 1,
+    "curvature": 2,
+    "influence": 3,
+    "valuation": 3,
+}
 TOP = 4
 
 
