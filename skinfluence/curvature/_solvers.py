@@ -171,7 +171,9 @@ class CGSolver(BaseSolver):
         return X.reshape(B.shape)
 
 
-SOLVERS = {"exact": ExactSolver, "cg": CGSolver}
+from ._kfac import KFACSolver  # noqa: E402  (it subclasses BaseSolver, above)
+
+SOLVERS = {"exact": ExactSolver, "cg": CGSolver, "kfac": KFACSolver}
 
 
 def make_solver(solver="exact", damping: float = 0.0) -> BaseSolver:
