@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import time
+from functools import partial
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -18,7 +19,13 @@ from ._delegate import DelegateMixin
 from .adapters import is_torch_model, make_adapter, model_input
 from .curvature import SOLVERS, BaseSolver, make_solver
 from .influence import FI_SCALINGS
-from .influence._active import AGGREGATIONS, fi_active_scores, if_active_scores
+from .influence._active import (
+    AGGREGATIONS,
+    fi_active_scores,
+    fi_pair_factors,
+    if_active_scores,
+)
+from .influence._kfsvd import kfsvd_pair_factors
 from .utils import check_two_classes, check_validation_set
 
 __all__ = ["InfluenceActiveLearner", "QUERY_METHODS"]
@@ -99,8 +106,19 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         Rounds of query–label–refit when ``y_oracle`` is passed to :meth:`fit`.
     n_estimators : int, default=10
         ``"bald"`` only: ensemble members or dropout passes.
-    solver : {"exact", "cg"} or BaseSolver, default="exact"
-        Inverse-Hessian-vector products for ``"fi"`` and ``"if"``.
+    solver : {"exact", "cg", "kfac"} or BaseSolver, default="exact"
+        Inverse-Hessian-vector products for ``"fi"`` and ``"if"``; ``"kfac"``
+        (skorch nets whose selected parameters sit in ``nn.Linear`` layers) is the
+        K-FAC approximation of the Gauss-Newton matrix.
+    approximation : {None, "kfsvd"}, default=None
+        ``"fi"`` only. ``"kfsvd"`` replaces each labeled row's mixed derivative
+        ``∂x∂θL`` by its rank-``svd_rank`` truncated SVD (randomized power
+        iteration, seeded by ``random_state``), the "SVD" of seed 000's KFSVD
+        (§4, Algorithm 2); pass ``solver="kfac"`` too for its K-FAC half. It adds
+        error and mixed products and saves no memory over the exact path, which
+        never stores the mixed derivative (see ``docs/kfsvd.md``).
+    svd_rank : int, default=10
+        Rank of the truncated SVD when ``approximation="kfsvd"``.
     damping : float, default=0.0
         Added to the Hessian's diagonal.
     scaling : {"appendix", "algorithm", "main"}, default="appendix"
@@ -172,6 +190,8 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         "n_rounds": [Interval(numbers.Integral, 0, None, closed="left")],
         "n_estimators": [Interval(numbers.Integral, 2, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS)), BaseSolver],
+        "approximation": [StrOptions({"kfsvd"}), None],
+        "svd_rank": [Interval(numbers.Integral, 1, None, closed="left")],
         "damping": [Interval(numbers.Real, 0, None, closed="left")],
         "scaling": [StrOptions(set(FI_SCALINGS))],
         "params": [StrOptions({"all", "last"}), list],
@@ -192,6 +212,8 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         n_rounds=5,
         n_estimators=10,
         solver="exact",
+        approximation=None,
+        svd_rank=10,
         damping=0.0,
         scaling="appendix",
         params="all",
@@ -208,6 +230,8 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_rounds = n_rounds
         self.n_estimators = n_estimators
         self.solver = solver
+        self.approximation = approximation
+        self.svd_rank = svd_rank
         self.damping = damping
         self.scaling = scaling
         self.params = params
@@ -225,6 +249,12 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             adapter = make_adapter(model, X[lab], y[lab], params=self.params)
             solver = make_solver(self.solver, self.damping).fit(adapter)
             if method == "fi":
+                pair_factors = fi_pair_factors
+                if self.approximation == "kfsvd":
+                    seed = rng.randint(np.iinfo(np.int32).max)
+                    pair_factors = partial(
+                        kfsvd_pair_factors, svd_rank=self.svd_rank, random_state=seed
+                    )
                 return fi_active_scores(
                     adapter,
                     solver,
@@ -233,6 +263,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     X_pool,
                     aggregation=self.aggregation,
                     scaling=self.scaling,
+                    pair_factors=pair_factors,
                 )
             return if_active_scores(adapter, solver, X_pool, X_val, adapter.encode_y(y_val))
         if method == "bald":

@@ -129,6 +129,7 @@ def fi_active_scores(
     aggregation="trimmed_mean",
     scaling: str = "appendix",
     block_mb: float = 64.0,
+    pair_factors=fi_pair_factors,
 ) -> np.ndarray:
     """FI^active of every pool row against the labeled rows ``(X, y_enc)``.
 
@@ -143,6 +144,10 @@ def fi_active_scores(
     scaling : {"appendix", "algorithm", "main"}
     block_mb : float, default=64.0
         Memory for one block of pair values.
+    pair_factors : callable, default=fi_pair_factors
+        ``(adapter, solver, X, y_enc, scaling) -> (n, R', m)`` stack of the factors
+        ``N_k``: :func:`fi_pair_factors` (exact) or, through ``functools.partial``,
+        :func:`~skinfluence.influence._kfsvd.kfsvd_pair_factors` (truncated SVD).
 
     Returns
     -------
@@ -153,7 +158,7 @@ def fi_active_scores(
             "FI^active needs a classifier: a pool row labelled with a regressor's own "
             "prediction has zero loss gradient, so every pair is zero."
         )
-    N = fi_pair_factors(adapter, solver, X, y_enc, scaling)
+    N = pair_factors(adapter, solver, X, y_enc, scaling)
     n_lab, r, m = N.shape
     N2 = N.reshape(n_lab * r, m)
     n_pool = X_pool.shape[0]
