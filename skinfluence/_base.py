@@ -13,30 +13,19 @@ from abc import abstractmethod
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
+from ._delegate import DelegateMixin
+from .adapters import model_input
 from .utils import check_two_classes, check_validation_set, check_xy, n_to_drop
 
 __all__ = ["BaseRowSelector"]
 
 
-def _estimator_has(attr: str):
-    """Whether the fitted ``estimator_`` (or, before fit, ``estimator``) has ``attr``."""
-
-    def check(self) -> bool:
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self._inner(), attr)
-
-    return check
-
-
-class BaseRowSelector(MetaEstimatorMixin, BaseEstimator):
+class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """Score rows, drop the ``budget`` highest-scored ones, refit, delegate."""
 
     _parameter_constraints: dict = {
@@ -53,21 +42,6 @@ class BaseRowSelector(MetaEstimatorMixin, BaseEstimator):
     #: Whether :meth:`_score_rows` receives a clone fitted on the scored rows; a
     #: subclass that fits its own models (the valuator) sets False and gets ``None``.
     _fit_before_scoring = True
-
-    def _inner(self):
-        """The estimator to clone: ``estimator`` or the default ``LogisticRegression``."""
-        if self.estimator is None:
-            return LogisticRegression()
-        return self.estimator
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        inner = self._inner().__sklearn_tags__()
-        tags.estimator_type = inner.estimator_type
-        tags.input_tags.sparse = inner.input_tags.sparse
-        tags.classifier_tags = inner.classifier_tags
-        tags.regressor_tags = inner.regressor_tags
-        return tags
 
     # -- the step subclasses provide ---------------------------------------------------
     @abstractmethod
@@ -135,7 +109,7 @@ class BaseRowSelector(MetaEstimatorMixin, BaseEstimator):
             check_two_classes(y[scored], type(self).__name__)
         n_drop = n_to_drop(self.budget, len(scored))
         # fit on pandas rows when given, so that the inner estimator keeps the names
-        X_fit = X_in if hasattr(X_in, "iloc") else X
+        X_fit = X_in if hasattr(X_in, "iloc") else model_input(self._inner(), X)
         y_fit = y_in if hasattr(y_in, "iloc") else y
 
         model = None
@@ -192,109 +166,3 @@ class BaseRowSelector(MetaEstimatorMixin, BaseEstimator):
             _safe_indexing(X, self.sample_indices_),
             _safe_indexing(y, self.sample_indices_),
         )
-
-    # -- delegation ------------------------------------------------------------------
-    def _delegate(self, method: str, X):
-        check_is_fitted(self)
-        validate_data(
-            self,
-            X,
-            reset=False,
-            accept_sparse=("csr", "csc"),
-            dtype=None,
-            ensure_all_finite=False,
-        )
-        return getattr(self.estimator_, method)(X)
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the estimator refitted on the kept rows.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to predict.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            ``estimator_.predict(X)``.
-        """
-        return self._delegate("predict", X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of the refitted estimator.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to predict.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            ``estimator_.predict_proba(X)``.
-        """
-        return self._delegate("predict_proba", X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities of the refitted estimator.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to predict.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            ``estimator_.predict_log_proba(X)``.
-        """
-        return self._delegate("predict_log_proba", X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the refitted estimator.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to score.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            ``estimator_.decision_function(X)``.
-        """
-        return self._delegate("decision_function", X)
-
-    @available_if(_estimator_has("score"))
-    def score(self, X, y, sample_weight=None):
-        """Score of the refitted estimator on ``(X, y)``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Test rows.
-        y : array-like of shape (n_samples,)
-            True targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
-
-        Returns
-        -------
-        score : float
-            ``estimator_.score(X, y)``: accuracy for classifiers, R² for regressors.
-        """
-        check_is_fitted(self)
-        validate_data(
-            self,
-            X,
-            reset=False,
-            accept_sparse=("csr", "csc"),
-            dtype=None,
-            ensure_all_finite=False,
-        )
-        return self.estimator_.score(X, y, sample_weight=sample_weight)

@@ -299,3 +299,28 @@ def test_influence_scores_requires_fitted_estimator(noisy_binary):
     X, y = noisy_binary
     with pytest.raises(NotFittedError):
         influence_scores(LogisticRegression(), X, y, X, y)
+
+
+@pytest.mark.torch
+def test_skorch_net_inside_the_trimmer():
+    import torch
+    from skorch import NeuralNetClassifier
+
+    X, y = make_classification(n_samples=200, n_features=6, random_state=0)
+    X = X.astype(np.float32)
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)),
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=10,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+        optimizer__weight_decay=1e-2,
+    )
+    for method in ("fi", "if"):
+        trim = InfluenceTrimmer(net, method=method, params="last", budget=10, random_state=0)
+        trim.fit(X, y)
+        assert np.isfinite(trim.scores_[~np.isnan(trim.scores_)]).all()
+        assert len(trim.sample_indices_) == 190
+        assert 0.5 < trim.score(X, y) <= 1.0
