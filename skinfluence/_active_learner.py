@@ -126,6 +126,9 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     params : "all", "last" or list of str, default="all"
         Parameters the influence is taken over (skorch nets only); seed 000 uses
         the last layer for image models.
+    gauss_newton : bool, default=False
+        Use the Gauss-Newton matrix instead of the Hessian (skorch nets only); it is
+        positive semi-definite for non-convex nets.
     n_jobs : int, default=None
         Parallel jobs for the surrogate forest and the bootstrap ensemble.
     random_state : int, RandomState instance or None, default=None
@@ -195,6 +198,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         "damping": [Interval(numbers.Real, 0, None, closed="left")],
         "scaling": [StrOptions(set(FI_SCALINGS))],
         "params": [StrOptions({"all", "last"}), list],
+        "gauss_newton": ["boolean"],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -217,6 +221,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         damping=0.0,
         scaling="appendix",
         params="all",
+        gauss_newton=False,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -235,6 +240,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self.damping = damping
         self.scaling = scaling
         self.params = params
+        self.gauss_newton = gauss_newton
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -246,7 +252,9 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if method == "random":
             return rng.uniform(size=X_pool.shape[0])
         if method in _INFLUENCE:
-            adapter = make_adapter(model, X[lab], y[lab], params=self.params)
+            adapter = make_adapter(
+                model, X[lab], y[lab], params=self.params, gauss_newton=self.gauss_newton
+            )
             solver = make_solver(self.solver, self.damping).fit(adapter)
             if method == "fi":
                 pair_factors = fi_pair_factors

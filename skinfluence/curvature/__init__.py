@@ -1,5 +1,5 @@
 """Inverse-Hessian-vector products (curvature layer)."""
 
-from ._solvers import SOLVERS, BaseSolver, CGSolver, ExactSolver, make_solver
+from ._solvers import SOLVERS, BaseSolver, CGSolver, ExactSolver, KFACSolver, make_solver
 
-__all__ = ["BaseSolver", "CGSolver", "ExactSolver", "SOLVERS", "make_solver"]
+__all__ = ["BaseSolver", "CGSolver", "ExactSolver", "KFACSolver", "SOLVERS", "make_solver"]

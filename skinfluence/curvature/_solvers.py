@@ -177,7 +177,7 @@ SOLVERS = {"exact": ExactSolver, "cg": CGSolver, "kfac": KFACSolver}
 
 
 def make_solver(solver="exact", damping: float = 0.0) -> BaseSolver:
-    """Return a solver instance from a name (``"exact"``, ``"cg"``) or an instance."""
+    """Return a solver instance from a name (``"exact"``, ``"cg"``, ``"kfac"``) or an instance."""
     if isinstance(solver, BaseSolver):
         return solver
     if isinstance(solver, str) and solver in SOLVERS:
