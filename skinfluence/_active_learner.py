@@ -394,7 +394,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _entry(self, model, round_, n_labeled, X_val, y_val, start) -> dict:
-        score = np.nan if X_val is None else float(model.score(X_val, y_val))
+        score = np.nan if X_val is None else float(model.score(model_input(model, X_val), y_val))
         seconds = time.perf_counter() - start
         return {"round": round_, "n_labeled": n_labeled, "score": score, "seconds": seconds}
 

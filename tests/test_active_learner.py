@@ -274,13 +274,15 @@ def skorch_net():
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("method", ["fi", "bald", "entropy"])
+@pytest.mark.parametrize("method", ["fi", "if", "bald", "entropy"])
 def test_skorch_net(skorch_net, method):
     X, y, y_partial = _pool_problem(n=200, n_lab=40)
     X = X.astype(np.float32)
+    Xv, yv = _problem(n=60, seed=1)  # float64 on purpose: the learner converts
     learner = InfluenceActiveLearner(
         skorch_net, method=method, params="last", batch_size=10, n_rounds=2, random_state=0
-    ).fit(X, y_partial, y_oracle=y)
+    ).fit(X, y_partial, y_oracle=y, X_val=Xv, y_val=yv)
+    assert all(0 <= h["score"] <= 1 for h in learner.history_)
     assert [h["n_labeled"] for h in learner.history_] == [40, 50, 60]
     assert np.isfinite(learner.scores_[learner.labeled_iter_ == -1]).all()
 
