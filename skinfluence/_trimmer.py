@@ -166,6 +166,10 @@ class InfluenceTrimmer(BaseRowSelector):
         """
         return self._fit_selector(X, y, X_val, y_val)
 
+    @property
+    def _fit_before_scoring(self) -> bool:
+        return self.method != "random"  # random scores need no model
+
     def _score_rows(self, estimator, X, y, X_val, y_val):
         return _compute_scores(
             estimator,
