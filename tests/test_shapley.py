@@ -3,6 +3,7 @@
 import ast
 import subprocess
 import sys
+import time
 import warnings
 from itertools import combinations
 from pathlib import Path
@@ -298,6 +299,27 @@ def test_stopping_rules_and_budgets():
     assert not capped.converged and capped.status == "max_iter" and capped.n_iter == 30
     timed = sampled_values(game, 8, "banzhaf", tol=0.0, max_iter=10**9, max_time=0.2)
     assert timed.status == "max_time" and not timed.converged and timed.n_iter < 10**9
+
+
+@pytest.mark.parametrize("method", ["tmc", "banzhaf"])
+def test_time_budget_is_kept(method):
+    def slow(S):
+        time.sleep(0.002)
+        return float(len(S))
+
+    start = time.perf_counter()
+    res = sampled_values(slow, 30, method, tol=0.0, max_iter=10**7, max_time=0.3, batch_size=3)
+    assert res.status == "max_time" and 0 < res.n_iter < 10**7
+    assert time.perf_counter() - start < 5.0  # the deadline also stops the workers
+
+
+def test_warns_when_truncation_would_cut_every_permutation():
+    # accuracy on imbalanced classes: u(N) is within 1 % of u(empty)
+    X, y = make_classification(n_samples=300, n_features=4, n_informative=1, n_redundant=0,
+                               n_clusters_per_class=1, class_sep=0.1, weights=[0.9],
+                               random_state=0)  # fmt: skip
+    with pytest.warns(UserWarning, match="cut after a handful of rows"):
+        ShapleyValuator(LogisticRegression(), max_iter=2, random_state=0).fit(X, y)
 
 
 def test_truncation_saves_fits():

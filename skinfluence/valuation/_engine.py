@@ -12,7 +12,8 @@ Determinism: the sampling batches are numbered; batch ``b`` draws from
 stopping rule after each one. The values after batch ``b`` are therefore the same
 whatever ``n_jobs`` or backend computed them; batches that were already running when the
 rule fired are waited for and discarded. Only ``max_time`` (a wall-clock budget) makes
-the number of batches depend on the machine.
+the number of batches depend on the machine; when it stops the sampling, the batches
+still in flight are waited for and kept.
 
 Costs (``T`` = one fit and score): exact enumeration ``2^n T`` (refused above
 ``EXACT_MAX_N`` rows); leave-one-out ``(n + 1) T``; a permutation ``≤ (n − 1) T``; a
@@ -202,6 +203,20 @@ def sampled_values(
 
     u_full = strict_full_value(utility, n)
     u_empty = float(utility(np.arange(0, dtype=np.intp)))
+    if (
+        method != "banzhaf"
+        and truncation_tol is not None
+        and truncation_tol * abs(u_full) >= abs(u_full - u_empty)
+    ):
+        warnings.warn(
+            f"truncation_tol={truncation_tol} allows a gap of {truncation_tol * abs(u_full):.4g} "
+            f"to u(N)={u_full:.4g}, but u(N) - u(empty)={u_full - u_empty:.4g}: every "
+            "permutation will be cut after a handful of rows and the values are mostly "
+            "noise (typical of accuracy on imbalanced classes). Lower truncation_tol, pass "
+            "None, or use another scoring.",
+            UserWarning,
+            stacklevel=2,
+        )
     if method == "banzhaf":
         kind, moments = "msr", GroupMoments(n)
         kwargs = {"shift": u_full}
@@ -227,6 +242,10 @@ def sampled_values(
     sizes = [size] * (n_batches - 1) + [max_iter - size * (n_batches - 1)]
 
     stop = [False]
+    # the workers stop at the deadline themselves (a cut permutation is dropped), so
+    # a time budget is not overrun by the batches already dispatched
+    deadline = None if max_time is None else time.time() + max_time
+    kwargs["deadline"] = deadline
 
     def tasks():
         for b, s in enumerate(sizes):
@@ -236,24 +255,30 @@ def sampled_values(
             yield delayed(_sampling_task)(kind, utility, n, seed, s, kwargs)
 
     progress = Progress(max_iter, f"{method} values", bool(verbose))
-    start = time.perf_counter()
     n_iter = n_evaluations = n_failed = 0
     first_error = None
     status = "max_iter"
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)
+    # pre_dispatch="n_jobs": no queue beyond the running tasks, so little work is
+    # left in flight when the sampling stops
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1, pre_dispatch="n_jobs")
     for b, out in enumerate(parallel(tasks())):
-        if stop[0]:
-            continue  # already running when the rule fired: wait, then discard
-        moments.add(b % N_CHAINS, out)
-        n_iter += out["count"]
+        if stop[0] and status == "converged":
+            continue  # in flight when the rule fired: discarded, so n_jobs cannot matter
+        # (after max_time the rest is kept: batches arrive in order, so the result is
+        # still batches 0…b, and a time budget is machine-dependent anyway)
         n_evaluations += out["evaluations"]
         n_failed += out["n_failed"]
         first_error = first_error or out["first_error"]
-        done = rule(moments)
+        if out["count"]:  # 0: started after the deadline
+            moments.add(b % N_CHAINS, out)
+            n_iter += out["count"]
+        if stop[0]:
+            continue
+        done = out["count"] > 0 and rule(moments)
         progress.update(out["count"], f"{rule.name}={rule.statistic(moments):.3g}")
         if done:
             status = "converged"
-        elif max_time is not None and time.perf_counter() - start >= max_time:
+        elif deadline is not None and time.time() >= deadline:
             status, done = "max_time", True
         if done:
             stop[0] = True

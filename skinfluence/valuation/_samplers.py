@@ -32,9 +32,16 @@ maximum-sample-reuse subset.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 __all__ = ["TRUNCATION_PATIENCE", "msr_batch", "permutation_batch"]
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.time() >= deadline
+
 
 #: A permutation stops after more than this many consecutive prefixes within
 #: ``truncation_tol`` of ``u(N)``.
@@ -52,6 +59,7 @@ def permutation_batch(
     truncation_tol: float | None,
     importance: np.ndarray | None,
     survival: np.ndarray | None = None,
+    deadline: float | None = None,
 ) -> dict:
     """Marginal contributions along ``size`` random permutations.
 
@@ -74,6 +82,9 @@ def permutation_batch(
     survival : ndarray of shape (n,) or None
         Non-increasing ``P(L > k)`` of the random permutation length (``None``: all
         permutations run to the end); evaluated marginals are divided by it.
+    deadline : float or None
+        ``time.time()`` after which the batch stops; a permutation cut short is
+        dropped, so ``count`` may be less than ``size``.
 
     Returns
     -------
@@ -84,17 +95,23 @@ def permutation_batch(
     s2 = np.zeros(n)
     evaluations = 0
     bound = None if truncation_tol is None else truncation_tol * abs(u_full)
+    count = 0
     for _ in range(size):
+        if _past(deadline):
+            break
         perm = rng.permutation(n)
         length = n if survival is None else int(np.count_nonzero(survival > rng.random()))
         mask = np.zeros(n, dtype=bool)
         marginal = np.zeros(n)
-        previous, run = u_empty, 0
+        previous, run, cut = u_empty, 0, False
         for j, row in enumerate(perm[:length]):
             mask[row] = True
             if j == n - 1:
                 current = u_full
             else:
+                if _past(deadline):
+                    cut = True
+                    break
                 current = utility(np.flatnonzero(mask))
                 evaluations += 1
             marginal[row] = current - previous
@@ -103,6 +120,8 @@ def permutation_batch(
                 run = run + 1 if abs(current - u_full) <= bound else 0
                 if run > TRUNCATION_PATIENCE:
                     break  # the rest of the permutation contributes 0
+        if cut:
+            break  # out of time in mid-permutation: drop it
         if importance is not None:
             factor = importance if survival is None else importance / survival
             position = np.empty(n, dtype=np.intp)
@@ -110,10 +129,13 @@ def permutation_batch(
             marginal *= factor[position]
         s1 += marginal
         s2 += marginal * marginal
-    return {"count": size, "s1": s1, "s2": s2, "evaluations": evaluations}
+        count += 1
+    return {"count": count, "s1": s1, "s2": s2, "evaluations": evaluations}
 
 
-def msr_batch(utility, n: int, rng: np.random.Generator, size: int, *, shift: float) -> dict:
+def msr_batch(
+    utility, n: int, rng: np.random.Generator, size: int, *, shift: float, deadline=None
+) -> dict:
     """Maximum-sample-reuse draws: ``size`` subsets, each row in with probability 1/2.
 
     Parameters
@@ -129,6 +151,8 @@ def msr_batch(utility, n: int, rng: np.random.Generator, size: int, *, shift: fl
     shift : float
         Subtracted from every utility before the moments are summed (``u(N)``), for
         accurate variances.
+    deadline : float or None
+        ``time.time()`` after which no more subsets are fitted.
 
     Returns
     -------
@@ -136,7 +160,14 @@ def msr_batch(utility, n: int, rng: np.random.Generator, size: int, *, shift: fl
         Counts, sums and sums of squares of the shifted utilities in and out of ``S``.
     """
     masks = rng.random((size, n)) < 0.5
-    u = np.array([utility(np.flatnonzero(m)) for m in masks]) - shift
+    u = []
+    for m in masks:
+        if _past(deadline):
+            break
+        u.append(utility(np.flatnonzero(m)))
+    masks = masks[: len(u)]
+    size = len(u)
+    u = np.asarray(u, dtype=np.float64) - shift
     inside = masks.astype(np.float64)
     outside = 1.0 - inside
     return {
