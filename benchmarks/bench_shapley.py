@@ -52,12 +52,14 @@ pyDVL 0.10.0 pins ``numpy<2``; to add it to a numpy-2 environment without downgr
     pip install --no-deps pydvl==0.10.0 && pip install pyDeprecate more-itertools cvxpy
 
 Data: ``$SKINFLUENCE_DATA`` or ``../shared/data`` relative to the repository root.
-Writes ``benchmarks/results/shapley.json`` (``shapley_quick.json`` with ``--quick``).
+Writes ``benchmarks/results/shapley.json`` (``shapley_quick.json`` with ``--quick``) after
+every part; ``--part`` replaces that part in the file and keeps the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 import warnings
@@ -67,6 +69,7 @@ import numpy as np
 from _common import (
     BANK_CATEGORICAL,
     BANK_NUMERIC,
+    RESULTS_DIR,
     default_data_dir,
     environment,
     format_table,
@@ -165,6 +168,7 @@ def _ours_tmc(Xtr, ytr, Xv, yv, seconds, n_jobs, truncate, seed, max_iter=10**7)
     wall = time.perf_counter() - start
     return {
         "values": est.values_,
+        "stderr": est.values_stderr_,
         "wall_s": wall,
         "evaluations": est.n_evaluations_,
         "permutations": est.n_iter_,
@@ -221,11 +225,14 @@ def part_pydvl(data_dir, quick: bool) -> dict:
     ref_seconds = 60.0 if quick else 600.0
     before = load()
     ref = _ours_tmc(Xtr, ytr, Xv, yv, ref_seconds, 2, False, 12345)
+    ref_noise = float(np.linalg.norm(ref["stderr"]) / np.linalg.norm(ref["values"]))
     out["reference"] = {
         "seconds": ref_seconds,
         "permutations": ref["permutations"],
+        "rel_l2_stderr": ref_noise,
         "load_before": before,
         "values": ref["values"],
+        "stderr": ref["stderr"],
     }
     budgets = [5.0, 15.0] if quick else [10.0, 30.0, 90.0]
     rows, err = [], []
@@ -250,7 +257,8 @@ def part_pydvl(data_dir, quick: bool) -> dict:
          "Spearman ρ", "load before"],
         rows,
         f"(b) Error vs a {ref_seconds:.0f} s reference ({ref['permutations']} permutations, "
-        "skinfluence, no truncation, another seed), n_jobs=2, same problem as (a)",
+        f"skinfluence, no truncation, another seed; its own ‖stderr‖/‖values‖ = "
+        f"{ref_noise:.3f}), n_jobs=2, same problem as (a)",
     )  # fmt: skip
     print(out["equal_time_table"], "\n")
 
@@ -300,7 +308,15 @@ def lr() -> LogisticRegression:
 
 
 def refit_accuracy(X, y, drop, Xte, yte) -> float:
+    """Test accuracy of the model refitted without ``drop``.
+
+    When the dropped rows held every row of a class, the refit is the constant
+    prediction of the remaining class (LogisticRegression refuses one class).
+    """
     keep = np.setdiff1d(np.arange(len(y)), drop)
+    classes = np.unique(y[keep])
+    if classes.size == 1:
+        return float(np.mean(yte == classes[0]))
     return float(lr().fit(X[keep], y[keep]).score(Xte, yte))
 
 
@@ -407,12 +423,15 @@ def part_appendix_e(data_dir, quick: bool, seconds: float) -> dict:
         X, y, Xv, yv, Xte, yte = bank_split(data_dir, seed, n_train=2000, n_val=1000, n_test=4200)
         scored = value_methods(X, y, Xv, yv, seconds, seed, methods)
         rec = {"seed": seed, "no_trim": refit_accuracy(X, y, np.array([], int), Xte, yte),
+               "n_positive": int(y.sum()),
                "acc": {}, "seconds": {m: scored[m][1] for m in methods},
                "notes": {m: scored[m][2] for m in methods}}  # fmt: skip
+        rec["positives_dropped"] = {}
         for b in budgets:
             for m in methods:
                 order = np.argsort(-scored[m][0], kind="stable")
                 rec["acc"][f"{m}|{b}"] = refit_accuracy(X, y, order[:b], Xte, yte)
+                rec["positives_dropped"][f"{m}|{b}"] = int(y[order[:b]].sum())
             rec["acc"][f"random|{b}"] = float(np.mean([
                 refit_accuracy(X, y, np.random.default_rng(r).permutation(len(y))[:b], Xte, yte)
                 for r in range(5)
@@ -430,6 +449,14 @@ def part_appendix_e(data_dir, quick: bool, seconds: float) -> dict:
             row.append(f"{a.mean():.2f}±{a.std():.2f}")
         rows.append(row)
     rows.append(["0 (no trim)"] + [f"{100 * no_trim.mean():.2f}±{100 * no_trim.std():.2f}"] * 5)
+    b = budgets[-1]
+    rows.append(
+        [
+            f"positives among the {b} dropped (of {out['per_seed'][0]['n_positive']}, seed {seeds[0]})"
+        ]
+        + [str(out["per_seed"][0]["positives_dropped"][f"{m}|{b}"]) for m in methods]
+        + [f"{b * out['per_seed'][0]['n_positive'] / 2000:.0f} (expected)"]
+    )
     out["table"] = format_table(
         ["b", "fi", "if (IV)", "tmc Shapley", "knn Shapley", "random"],
         rows,
@@ -452,20 +479,24 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = args.data or default_data_dir()
     seconds = args.seconds or (20.0 if args.quick else 240.0)
-    payload = {"environment": environment(), "quick": args.quick, "data_dir": str(data_dir)}
-    start = time.perf_counter()
-    with threadpool_limits(1):
-        if args.part in ("all", "pydvl"):
-            payload["pydvl"] = part_pydvl(data_dir, args.quick)
-        if args.part in ("all", "noisy"):
-            payload["noisy"] = part_noisy(data_dir, args.quick, seconds)
-        if args.part in ("all", "appendix_e"):
-            payload["appendix_e"] = part_appendix_e(data_dir, args.quick, seconds / 2)
-    payload["total_s"] = time.perf_counter() - start
     name = "shapley_quick" if args.quick else "shapley"
-    if args.part != "all":
-        name += f"_{args.part}"  # a full run writes everything to shapley.json
-    print("wrote", write_json(name, payload))
+    path = RESULTS_DIR / f"{name}.json"
+    # one file; a --part run replaces its own part and keeps the others
+    payload = json.loads(path.read_text()) if path.exists() and args.part != "all" else {}
+    payload.update({"quick": args.quick, "data_dir": str(data_dir)})
+    parts = {
+        "pydvl": lambda: part_pydvl(data_dir, args.quick),
+        "noisy": lambda: part_noisy(data_dir, args.quick, seconds),
+        "appendix_e": lambda: part_appendix_e(data_dir, args.quick, seconds / 2),
+    }
+    with threadpool_limits(1):
+        for part, run in parts.items():
+            if args.part in ("all", part):
+                start = time.perf_counter()
+                payload[part] = run()
+                payload[part]["environment"] = environment()
+                payload[part]["part_s"] = time.perf_counter() - start
+                print("wrote", write_json(name, payload))  # after every part
 
 
 if __name__ == "__main__":
