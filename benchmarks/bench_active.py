@@ -118,19 +118,23 @@ def lr() -> LogisticRegression:
     return LogisticRegression(max_iter=1000)
 
 
-def accuracy_tables(runs: dict, labels: list[str], n_labeled: list[int], title: str,
-                    seconds_title: str) -> tuple[str, str, dict]:
+def accuracy_tables(
+    runs: dict, labels: list[str], n_labeled: list[int], title: str, seconds_title: str
+) -> tuple[str, str, dict]:
     """Tables rounds × methods of test accuracy (mean±std, %) and mean seconds per round."""
     n_rounds = len(n_labeled)
     summary = {}
     acc_rows, sec_rows = [], []
     for r in range(n_rounds):
-        acc_rows.append([r, f"{n_labeled[r]:,}"]
-                        + [pm([run["test_acc"][r] for run in runs[lab]]) for lab in labels])
+        acc_rows.append(
+            [r, f"{n_labeled[r]:,}"]
+            + [pm([run["test_acc"][r] for run in runs[lab]]) for lab in labels]
+        )
         if r > 0:
-            sec_rows.append([r, f"{n_labeled[r]:,}"]
-                            + [f"{np.mean([run['seconds'][r] for run in runs[lab]]):.2f}"
-                               for lab in labels])
+            sec_rows.append(
+                [r, f"{n_labeled[r]:,}"]
+                + [f"{np.mean([run['seconds'][r] for run in runs[lab]]):.2f}" for lab in labels]
+            )
     for lab in labels:
         acc = np.array([run["test_acc"] for run in runs[lab]])  # (seeds, rounds)
         sec = np.array([run["seconds"][1:] for run in runs[lab]])
@@ -141,14 +145,22 @@ def accuracy_tables(runs: dict, labels: list[str], n_labeled: list[int], title: 
             "seconds_per_round_mean": float(sec.mean()),
             "seconds_per_run_mean": float(sec.sum(axis=1).mean()),
         }
-    acc_rows.append(["mean r≥1", ""] + [
-        f"{100 * summary[lab]['mean_acc_over_rounds_1_to_last']:.2f}" for lab in labels])
-    sec_rows.append(["mean", ""] + [f"{summary[lab]['seconds_per_round_mean']:.2f}" for lab in labels])
-    sec_rows.append(["total per run", ""] + [f"{summary[lab]['seconds_per_run_mean']:.1f}"
-                                              for lab in labels])
+    acc_rows.append(
+        ["mean r≥1", ""]
+        + [f"{100 * summary[lab]['mean_acc_over_rounds_1_to_last']:.2f}" for lab in labels]
+    )
+    sec_rows.append(
+        ["mean", ""] + [f"{summary[lab]['seconds_per_round_mean']:.2f}" for lab in labels]
+    )
+    sec_rows.append(
+        ["total per run", ""] + [f"{summary[lab]['seconds_per_run_mean']:.1f}" for lab in labels]
+    )
     headers = ["round", "labeled"] + labels
-    return (format_table(headers, acc_rows, title), format_table(headers, sec_rows, seconds_title),
-            summary)
+    return (
+        format_table(headers, acc_rows, title),
+        format_table(headers, sec_rows, seconds_title),
+        summary,
+    )
 
 
 # -- part (a): Adult ---------------------------------------------------------------------
@@ -157,12 +169,19 @@ def sample_adult(data_dir: Path, seed: int, n_init: int, n_pool: int, n_val: int
     X_df, y = load_adult(data_dir, "train")
     X_te_df, y_te = load_adult(data_dir, "test")
     idx = rng.permutation(len(y))
-    train = idx[:n_init + n_pool]
-    val = idx[n_init + n_pool:n_init + n_pool + n_val]
+    train = idx[: n_init + n_pool]
+    val = idx[n_init + n_pool : n_init + n_pool + n_val]
     te = rng.choice(len(y_te), size=n_test, replace=False)
     pre = make_preprocessor(ADULT_NUMERIC, ADULT_CATEGORICAL).fit(X_df.iloc[train])
     X = pre.transform(X_df.iloc[train])
-    return X, y[train], pre.transform(X_df.iloc[val]), y[val], pre.transform(X_te_df.iloc[te]), y_te[te]
+    return (
+        X,
+        y[train],
+        pre.transform(X_df.iloc[val]),
+        y[val],
+        pre.transform(X_te_df.iloc[te]),
+        y_te[te],
+    )
 
 
 def run_adult_method(method, kw, X, y, y_partial, Xva, yva, Xte, yte, *, batch, rounds, seed):
@@ -192,8 +211,17 @@ def run_adult_method(method, kw, X, y, y_partial, Xva, yva, Xte, yte, *, batch, 
     }
 
 
-def part_a(data_dir: Path, seeds: list[int], rounds: int, *, n_init=300, n_pool=5000, batch=500,
-           n_val=1000, n_test=4200) -> dict:
+def part_a(
+    data_dir: Path,
+    seeds: list[int],
+    rounds: int,
+    *,
+    n_init=300,
+    n_pool=5000,
+    batch=500,
+    n_val=1000,
+    n_test=4200,
+) -> dict:
     labels = [lab for lab, _, _ in ADULT_METHODS]
     runs = {lab: [] for lab in labels}
     p = None
@@ -203,26 +231,48 @@ def part_a(data_dir: Path, seeds: list[int], rounds: int, *, n_init=300, n_pool=
         y_partial = y.copy()
         y_partial[n_init:] = -1
         for lab, method, kw in ADULT_METHODS:
-            res = run_adult_method(method, kw, X, y, y_partial, Xva, yva, Xte, yte,
-                                   batch=batch, rounds=rounds, seed=seed)
+            res = run_adult_method(
+                method,
+                kw,
+                X,
+                y,
+                y_partial,
+                Xva,
+                yva,
+                Xte,
+                yte,
+                batch=batch,
+                rounds=rounds,
+                seed=seed,
+            )
             res["seed"] = seed
             runs[lab].append(res)
-            print(f"  adult seed {seed} {lab:9s}: {len(res['test_acc']) - 1} rounds, "
-                  f"final test acc {res['test_acc'][-1]:.4f}, {res['fit_seconds_total']:.1f}s",
-                  flush=True)
+            print(
+                f"  adult seed {seed} {lab:9s}: {len(res['test_acc']) - 1} rounds, "
+                f"final test acc {res['test_acc'][-1]:.4f}, {res['fit_seconds_total']:.1f}s",
+                flush=True,
+            )
     n_labeled = runs[labels[0]][0]["n_labeled"]
     for lab in labels:
         assert all(run["n_labeled"] == n_labeled for run in runs[lab])
     done = len(n_labeled) - 1
     acc_table, sec_table, summary = accuracy_tables(
-        runs, labels, n_labeled,
+        runs,
+        labels,
+        n_labeled,
         f"(a) Adult, LogisticRegression: test accuracy (%) per round, mean±std over "
         f"{len(seeds)} seed(s) ({n_init} initial, pool {n_pool:,}, batch {batch}, "
         f"{done} rounds run of {rounds} asked; test {n_test:,} rows of adult_test, p={p})",
         f"(a) Adult: wall seconds per round (scoring + labeling + refit; mean over "
-        f"{len(seeds)} seed(s), 1 thread)")
-    return {"runs": runs, "summary": summary, "rounds_run": done, "p": p,
-            "tables": [acc_table, sec_table]}
+        f"{len(seeds)} seed(s), 1 thread)",
+    )
+    return {
+        "runs": runs,
+        "summary": summary,
+        "rounds_run": done,
+        "p": p,
+        "tables": [acc_table, sec_table],
+    }
 
 
 # -- part (b): digits ----------------------------------------------------------------------
@@ -232,8 +282,11 @@ class DigitsMLP(torch.nn.Module):
     def __init__(self, n_classes=10, dropout=0.5):
         super().__init__()
         self.features = torch.nn.Sequential(
-            torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Dropout(dropout),
-            torch.nn.Linear(128, 64), torch.nn.ReLU(),
+            torch.nn.Linear(64, 128),
+            torch.nn.ReLU(),
+            torch.nn.Dropout(dropout),
+            torch.nn.Linear(128, 64),
+            torch.nn.ReLU(),
         )
         self.out = torch.nn.Linear(64, n_classes)
 
@@ -248,10 +301,14 @@ class DigitsCNN(torch.nn.Module):
     def __init__(self, n_classes=10, dropout=0.5):
         super().__init__()
         self.features = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(),
-            torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),
-            torch.nn.Dropout(dropout), torch.nn.Flatten(),
-            torch.nn.Linear(32 * 4 * 4, 64), torch.nn.ReLU(),
+            torch.nn.Conv2d(1, 16, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.Dropout(dropout),
+            torch.nn.Flatten(),
+            torch.nn.Linear(32 * 4 * 4, 64),
+            torch.nn.ReLU(),
         )
         self.out = torch.nn.Linear(64, n_classes)
 
@@ -302,8 +359,9 @@ def make_net(module, recorder: TestRecorder):
     )
 
 
-def part_b(seeds: list[int], rounds: int, net_name: str, *, n_init=60, n_pool=420, batch=30,
-           n_val=300) -> dict:
+def part_b(
+    seeds: list[int], rounds: int, net_name: str, *, n_init=60, n_pool=420, batch=30, n_val=300
+) -> dict:
     X_all, y_all = load_digits(return_X_y=True)
     X_all = (X_all / 16.0).astype(np.float32)
     module = {"mlp": DigitsMLP, "cnn": DigitsCNN}[net_name]
@@ -312,9 +370,9 @@ def part_b(seeds: list[int], rounds: int, net_name: str, *, n_init=60, n_pool=42
     n_test = None
     for seed in seeds:
         idx = np.random.default_rng(seed).permutation(len(y_all))
-        tr = idx[:n_init + n_pool]
-        va = idx[n_init + n_pool:n_init + n_pool + n_val]
-        te = idx[n_init + n_pool + n_val:]
+        tr = idx[: n_init + n_pool]
+        va = idx[n_init + n_pool : n_init + n_pool + n_val]
+        te = idx[n_init + n_pool + n_val :]
         n_test = len(te)
         X, y = X_all[tr], y_all[tr]
         y_partial = y.copy()
@@ -323,8 +381,13 @@ def part_b(seeds: list[int], rounds: int, net_name: str, *, n_init=60, n_pool=42
         for lab, method, kw in DIGITS_METHODS:
             recorder.reset()
             learner = InfluenceActiveLearner(
-                make_net(module, recorder), method=method, batch_size=batch, n_rounds=rounds,
-                n_estimators=10, random_state=seed, **kw,
+                make_net(module, recorder),
+                method=method,
+                batch_size=batch,
+                n_rounds=rounds,
+                n_estimators=10,
+                random_state=seed,
+                **kw,
             )
             val = {"X_val": X_all[va], "y_val": y_all[va]} if method == "if" else {}
             torch.manual_seed(seed)
@@ -343,23 +406,35 @@ def part_b(seeds: list[int], rounds: int, net_name: str, *, n_init=60, n_pool=42
                 "fit_seconds_total": total,
             }
             runs[lab].append(res)
-            print(f"  digits seed {seed} {lab:8s}: {len(hist) - 1} rounds, final test acc "
-                  f"{res['test_acc'][-1]:.4f}, {total:.1f}s", flush=True)
+            print(
+                f"  digits seed {seed} {lab:8s}: {len(hist) - 1} rounds, final test acc "
+                f"{res['test_acc'][-1]:.4f}, {total:.1f}s",
+                flush=True,
+            )
     n_labeled = runs[labels[0]][0]["n_labeled"]
     acc_table, sec_table, summary = accuracy_tables(
-        runs, labels, n_labeled,
+        runs,
+        labels,
+        n_labeled,
         f"(b) Digits, skorch {net_name.upper()}: test accuracy (%) per round, mean±std over "
         f"{len(seeds)} seed(s) ({n_init} initial, pool {n_pool}, batch {batch}; "
         f"test {n_test:,} rows)",
         f"(b) Digits, {net_name.upper()}: wall seconds per round (scoring + labeling + "
-        f"refit of 50 epochs; mean over {len(seeds)} seed(s), 1 thread)")
-    return {"runs": runs, "summary": summary, "net": net_name, "n_test": n_test,
-            "tables": [acc_table, sec_table]}
+        f"refit of 50 epochs; mean over {len(seeds)} seed(s), 1 thread)",
+    )
+    return {
+        "runs": runs,
+        "summary": summary,
+        "net": net_name,
+        "n_test": n_test,
+        "tables": [acc_table, sec_table],
+    }
 
 
 # -- part (c): speed --------------------------------------------------------------------
-def speed_case(name, X_lab, y_lab, X_pool, y_pool, *, repeats: int, batch: int,
-               surrogate_seeds: list[int]) -> dict:
+def speed_case(
+    name, X_lab, y_lab, X_pool, y_pool, *, repeats: int, batch: int, surrogate_seeds: list[int]
+) -> dict:
     n_lab, n_pool = len(y_lab), len(y_pool)
     model = lr().fit(X_lab, y_lab)
 
@@ -369,8 +444,9 @@ def speed_case(name, X_lab, y_lab, X_pool, y_pool, *, repeats: int, batch: int,
 
     setup_s, (adapter, solver) = best_time(setup, repeats)
     y_enc = adapter.encode_y(y_lab)
-    fi_s, exact = best_time(lambda: fi_active_scores(adapter, solver, X_lab, y_enc, X_pool),
-                            repeats)
+    fi_s, exact = best_time(
+        lambda: fi_active_scores(adapter, solver, X_lab, y_enc, X_pool), repeats
+    )
 
     X = np.vstack([X_lab, X_pool])
     y = np.concatenate([y_lab, y_pool])
@@ -378,8 +454,9 @@ def speed_case(name, X_lab, y_lab, X_pool, y_pool, *, repeats: int, batch: int,
     y_partial[n_lab:] = -1
 
     def one_round(sub):
-        learner = InfluenceActiveLearner(lr(), method="fi", batch_size=batch, n_rounds=1,
-                                         subsample=sub, random_state=0)
+        learner = InfluenceActiveLearner(
+            lr(), method="fi", batch_size=batch, n_rounds=1, subsample=sub, random_state=0
+        )
         learner.fit(X, y_partial, y_oracle=y)
         return learner.history_[1]["seconds"]
 
@@ -411,13 +488,17 @@ def speed_case(name, X_lab, y_lab, X_pool, y_pool, *, repeats: int, batch: int,
         seen = np.zeros(n_pool, dtype=bool)
         seen[np.sort(np.random.RandomState(seed).choice(n_pool, n_exact, replace=False))] = True
         top_sur = set(np.argsort(-scores_sur, kind="stable")[:batch].tolist())
-        agreement.append({
-            "surrogate_seed": seed,
-            "spearman_all": float(spearmanr(scores_exact, scores_sur).statistic),
-            "spearman_unseen": float(spearmanr(scores_exact[~seen], scores_sur[~seen]).statistic),
-            "spearman_seen": float(spearmanr(scores_exact[seen], scores_sur[seen]).statistic),
-            "top_batch_overlap": len(top_exact & top_sur) / batch,
-        })
+        agreement.append(
+            {
+                "surrogate_seed": seed,
+                "spearman_all": float(spearmanr(scores_exact, scores_sur).statistic),
+                "spearman_unseen": float(
+                    spearmanr(scores_exact[~seen], scores_sur[~seen]).statistic
+                ),
+                "spearman_seen": float(spearmanr(scores_exact[seen], scores_sur[seen]).statistic),
+                "top_batch_overlap": len(top_exact & top_sur) / batch,
+            }
+        )
     best = {sub: min(ts) for sub, ts in rounds.items()}
     return {
         "case": name,
@@ -437,8 +518,9 @@ def speed_case(name, X_lab, y_lab, X_pool, y_pool, *, repeats: int, batch: int,
 
 
 def part_c(data_dir: Path, repeats: int, n_lab: int, n_pool: int, batch: int) -> dict:
-    Xs, ys = make_classification(n_samples=n_lab + n_pool, n_features=100, n_informative=10,
-                                 n_redundant=5, random_state=0)
+    Xs, ys = make_classification(
+        n_samples=n_lab + n_pool, n_features=100, n_informative=10, n_redundant=5, random_state=0
+    )
     cases = [("make_classification p=100", Xs[:n_lab], ys[:n_lab], Xs[n_lab:], ys[n_lab:])]
     X_df, y = load_adult(data_dir, "train")
     keep = np.random.default_rng(0).choice(len(y), size=n_lab + n_pool, replace=False)
@@ -447,46 +529,109 @@ def part_c(data_dir: Path, repeats: int, n_lab: int, n_pool: int, batch: int) ->
     cases.append(("adult", Xa[:n_lab], ya[:n_lab], Xa[n_lab:], ya[n_lab:]))
     results = []
     for name, X_lab, y_lab, X_pool, y_pool in cases:
-        res = speed_case(name, X_lab, y_lab, X_pool, y_pool, repeats=repeats, batch=batch,
-                         surrogate_seeds=[0, 1, 2])
+        res = speed_case(
+            name,
+            X_lab,
+            y_lab,
+            X_pool,
+            y_pool,
+            repeats=repeats,
+            batch=batch,
+            surrogate_seeds=[0, 1, 2],
+        )
         results.append(res)
-        print(f"  speed {name}: fi_active_scores {res['fi_active_scores_s']:.2f}s, round exact "
-              f"{res['round_exact_s']:.2f}s vs 0.2 {res['round_sub02_s']:.2f}s", flush=True)
-    rows = [[r["case"], f"{r['n_labeled']:,} × {r['n_pool']:,}", r["p"], f"{r['setup_s']:.3f}",
-             f"{r['fi_active_scores_s']:.2f}", f"{r['round_exact_s']:.2f}",
-             f"{r['round_sub02_s']:.2f}", f"{r['round_speedup']:.2f}×",
-             f"{r['forest_fit_predict_s']:.2f}"] for r in results]
+        print(
+            f"  speed {name}: fi_active_scores {res['fi_active_scores_s']:.2f}s, round exact "
+            f"{res['round_exact_s']:.2f}s vs 0.2 {res['round_sub02_s']:.2f}s",
+            flush=True,
+        )
+    rows = [
+        [
+            r["case"],
+            f"{r['n_labeled']:,} × {r['n_pool']:,}",
+            r["p"],
+            f"{r['setup_s']:.3f}",
+            f"{r['fi_active_scores_s']:.2f}",
+            f"{r['round_exact_s']:.2f}",
+            f"{r['round_sub02_s']:.2f}",
+            f"{r['round_speedup']:.2f}×",
+            f"{r['forest_fit_predict_s']:.2f}",
+        ]
+        for r in results
+    ]
     table = format_table(
-        ["data", "labeled × pool", "p", "adapter+solver s", "fi_active_scores s",
-         "round exact s", "round subsample 0.2 s", "speed-up", "forest fit+predict s"],
-        rows, f"(c) FI^active on LogisticRegression: best of {repeats}, 1 thread; a round = "
-              f"score the pool, label {batch}, refit")
+        [
+            "data",
+            "labeled × pool",
+            "p",
+            "adapter+solver s",
+            "fi_active_scores s",
+            "round exact s",
+            "round subsample 0.2 s",
+            "speed-up",
+            "forest fit+predict s",
+        ],
+        rows,
+        f"(c) FI^active on LogisticRegression: best of {repeats}, 1 thread; a round = "
+        f"score the pool, label {batch}, refit",
+    )
     rows2 = []
     for r in results:
         for a in r["rank_agreement"]:
-            rows2.append([r["case"], a["surrogate_seed"], f"{a['spearman_all']:.3f}",
-                          f"{a['spearman_unseen']:.3f}", f"{a['spearman_seen']:.3f}",
-                          f"{100 * a['top_batch_overlap']:.1f} %"])
+            rows2.append(
+                [
+                    r["case"],
+                    a["surrogate_seed"],
+                    f"{a['spearman_all']:.3f}",
+                    f"{a['spearman_unseen']:.3f}",
+                    f"{a['spearman_seen']:.3f}",
+                    f"{100 * a['top_batch_overlap']:.1f} %",
+                ]
+            )
     table2 = format_table(
-        ["data", "surrogate seed", "Spearman all pool", "Spearman unseen 80 %",
-         "Spearman seen 20 %", f"top-{batch} overlap"],
-        rows2, "(c) Surrogate (subsample 0.2) vs exact FI^active on the same model: rank "
-               f"agreement over the {n_pool:,} pool rows (chance overlap {100 * batch / n_pool:.0f} %)")
+        [
+            "data",
+            "surrogate seed",
+            "Spearman all pool",
+            "Spearman unseen 80 %",
+            "Spearman seen 20 %",
+            f"top-{batch} overlap",
+        ],
+        rows2,
+        "(c) Surrogate (subsample 0.2) vs exact FI^active on the same model: rank "
+        f"agreement over the {n_pool:,} pool rows (chance overlap {100 * batch / n_pool:.0f} %)",
+    )
     return {"results": results, "tables": [table, table2]}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 seed, few rounds (a minute or two)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder of the CSV files (default: $SKINFLUENCE_DATA or ../shared/data)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder of the CSV files (default: $SKINFLUENCE_DATA or ../shared/data)",
+    )
     parser.add_argument("--part", choices=["a", "b", "c", "all"], default="all")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds of (a) and (b) (default 3, quick 1)")
-    parser.add_argument("--digits-net", choices=["mlp", "cnn"], default="mlp",
-                        help="network of part (b) (default mlp; cnn is about 3× slower)")
-    parser.add_argument("--repeats", type=int, default=None, help="timing repeats of (c) (default 3, quick 1)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS/OpenMP and torch threads (default 1; 0 = library defaults)")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seeds of (a) and (b) (default 3, quick 1)"
+    )
+    parser.add_argument(
+        "--digits-net",
+        choices=["mlp", "cnn"],
+        default="mlp",
+        help="network of part (b) (default mlp; cnn is about 3× slower)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timing repeats of (c) (default 3, quick 1)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS/OpenMP and torch threads (default 1; 0 = library defaults)",
+    )
     parser.add_argument("--out-dir", type=Path, default=None, help="default benchmarks/results")
     args = parser.parse_args(argv)
     if args.threads > 0:
@@ -504,19 +649,36 @@ def main(argv=None):
         "quick": args.quick,
         "settings": {
             "seeds": seeds,
-            "part_a": {"n_init": 300, "n_pool": 5000, "batch": 500, "rounds_asked": rounds_a,
-                       "n_val": 1000, "n_test": 4200,
-                       "estimator": "LogisticRegression(max_iter=1000)",
-                       "methods": [[lab, m, kw] for lab, m, kw in ADULT_METHODS],
-                       "bald": "bootstrap ensemble, n_estimators=10"},
-            "part_b": {"n_init": 60, "n_pool": 420, "batch": 30, "rounds": rounds_b,
-                       "n_val": 300, "net": args.digits_net,
-                       "training": "Adam lr 1e-3, weight decay 1e-4, 50 epochs, batch 32, "
-                                   "CrossEntropyLoss, float32, train_split=None",
-                       "methods": [[lab, m, kw] for lab, m, kw in DIGITS_METHODS],
-                       "bald": "MC dropout, n_estimators=10"},
-            "part_c": {"n_labeled": n_speed, "n_pool": n_speed, "batch": 500,
-                       "repeats": repeats, "aggregation": "trimmed_mean"},
+            "part_a": {
+                "n_init": 300,
+                "n_pool": 5000,
+                "batch": 500,
+                "rounds_asked": rounds_a,
+                "n_val": 1000,
+                "n_test": 4200,
+                "estimator": "LogisticRegression(max_iter=1000)",
+                "methods": [[lab, m, kw] for lab, m, kw in ADULT_METHODS],
+                "bald": "bootstrap ensemble, n_estimators=10",
+            },
+            "part_b": {
+                "n_init": 60,
+                "n_pool": 420,
+                "batch": 30,
+                "rounds": rounds_b,
+                "n_val": 300,
+                "net": args.digits_net,
+                "training": "Adam lr 1e-3, weight decay 1e-4, 50 epochs, batch 32, "
+                "CrossEntropyLoss, float32, train_split=None",
+                "methods": [[lab, m, kw] for lab, m, kw in DIGITS_METHODS],
+                "bald": "MC dropout, n_estimators=10",
+            },
+            "part_c": {
+                "n_labeled": n_speed,
+                "n_pool": n_speed,
+                "batch": 500,
+                "repeats": repeats,
+                "aggregation": "trimmed_mean",
+            },
             "threads": args.threads or "library defaults",
             "load_average_before": os.getloadavg(),
         },
@@ -536,8 +698,10 @@ def main(argv=None):
         res["seconds"] = time.perf_counter() - start
         payload[f"part_{part}"] = res
         tables.extend(res["tables"])
-        print("\n" + "\n\n".join(res["tables"]) + f"\n\n(part {part}: {res['seconds']:.0f}s)\n",
-              flush=True)
+        print(
+            "\n" + "\n\n".join(res["tables"]) + f"\n\n(part {part}: {res['seconds']:.0f}s)\n",
+            flush=True,
+        )
     payload["tables_markdown"] = tables
     payload["settings"]["load_average_after"] = os.getloadavg()
     name = "bench_active_quick" if args.quick else "bench_active"

@@ -95,10 +95,12 @@ def pm(values, scale=100.0, digits=2) -> str:
 def gaussians(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n`` rows, half from each class (class 0 first half, class 1 second half)."""
     n0 = n // 2
-    X = np.vstack([
-        rng.normal(MEAN_0, SIGMA, size=(n0, 2)),
-        rng.normal(MEAN_1, SIGMA, size=(n - n0, 2)),
-    ])
+    X = np.vstack(
+        [
+            rng.normal(MEAN_0, SIGMA, size=(n0, 2)),
+            rng.normal(MEAN_1, SIGMA, size=(n - n0, 2)),
+        ]
+    )
     y = np.r_[np.zeros(n0, dtype=int), np.ones(n - n0, dtype=int)]
     perm = rng.permutation(n)
     return X[perm], y[perm]
@@ -130,8 +132,10 @@ def part_a(n_seeds: int, budgets: list[int]) -> dict:
     no_trim = np.array([r["no_trim"] for r in per_seed])
     summary, rows = [], []
     for b in budgets:
-        acc = {lab: np.array([r["acc"][f"{lab}|{b}"] for r in per_seed])
-               for lab in [m[0] for m in METHODS_A] + ["random"]}
+        acc = {
+            lab: np.array([r["acc"][f"{lab}|{b}"] for r in per_seed])
+            for lab in [m[0] for m in METHODS_A] + ["random"]
+        }
         entry = {"budget": b, "mean": {}, "std": {}, "fi_vs_if": {}}
         for lab, a in acc.items():
             entry["mean"][lab], entry["std"][lab] = float(a.mean()), float(a.std())
@@ -146,28 +150,48 @@ def part_a(n_seeds: int, budgets: list[int]) -> dict:
         entry["vs_no_trim"] = {}
         for lab, a in acc.items():
             diff = a - no_trim
-            entry["vs_no_trim"][lab] = {"better": int((diff > 0).sum()), "tie": int((diff == 0).sum()),
-                                        "worse": int((diff < 0).sum())}
+            entry["vs_no_trim"][lab] = {
+                "better": int((diff > 0).sum()),
+                "tie": int((diff == 0).sum()),
+                "worse": int((diff < 0).sum()),
+            }
         wlt = {lab: entry["fi_vs_if"][lab] for lab in entry["fi_vs_if"]}
-        rows.append([
-            b,
-            "{better}/{tie}/{worse}".format(**wlt["fi (appendix)"]),
-            "{better}/{tie}/{worse}".format(**wlt["fi (algorithm)"]),
-            "{better}/{tie}/{worse}".format(**wlt["fi (main)"]),
-            pm(acc["fi (appendix)"]),
-            pm(acc["fi (algorithm)"]),
-            pm(acc["fi (main)"]),
-            pm(acc["if"]),
-            pm(acc["random"]),
-            pm(no_trim),
-            "{better}/{tie}/{worse}".format(**entry["vs_no_trim"]["fi (appendix)"]),
-            "{better}/{tie}/{worse}".format(**entry["vs_no_trim"]["if"]),
-        ])
-    headers = ["b", "fi(app) vs if: better/tie/worse", "fi(alg) vs if", "fi(main) vs if",
-               "Acc fi(app) %", "Acc fi(alg) %", "Acc fi(main) %", "Acc if %",
-               "Acc random %", "Acc no trim %", "fi(app) vs no trim", "if vs no trim"]
-    table = format_table(headers, rows, f"(a) 2-D Gaussians, LogisticRegression, {n_seeds} seeds "
-                         "(150 train / 100 val / 600 test); mean±std test accuracy")
+        rows.append(
+            [
+                b,
+                "{better}/{tie}/{worse}".format(**wlt["fi (appendix)"]),
+                "{better}/{tie}/{worse}".format(**wlt["fi (algorithm)"]),
+                "{better}/{tie}/{worse}".format(**wlt["fi (main)"]),
+                pm(acc["fi (appendix)"]),
+                pm(acc["fi (algorithm)"]),
+                pm(acc["fi (main)"]),
+                pm(acc["if"]),
+                pm(acc["random"]),
+                pm(no_trim),
+                "{better}/{tie}/{worse}".format(**entry["vs_no_trim"]["fi (appendix)"]),
+                "{better}/{tie}/{worse}".format(**entry["vs_no_trim"]["if"]),
+            ]
+        )
+    headers = [
+        "b",
+        "fi(app) vs if: better/tie/worse",
+        "fi(alg) vs if",
+        "fi(main) vs if",
+        "Acc fi(app) %",
+        "Acc fi(alg) %",
+        "Acc fi(main) %",
+        "Acc if %",
+        "Acc random %",
+        "Acc no trim %",
+        "fi(app) vs no trim",
+        "if vs no trim",
+    ]
+    table = format_table(
+        headers,
+        rows,
+        f"(a) 2-D Gaussians, LogisticRegression, {n_seeds} seeds "
+        "(150 train / 100 val / 600 test); mean±std test accuracy",
+    )
     return {"per_seed": per_seed, "summary": summary, "table": table}
 
 
@@ -178,7 +202,7 @@ def sample_dataset(name: str, data_dir: Path, seed: int, n_train: int, n_val: in
         X_df, y = load_adult(data_dir, "train")
         X_te_df, y_te = load_adult(data_dir, "test")
         idx = rng.permutation(len(y))
-        tr, va = idx[:n_train], idx[n_train:n_train + n_val]
+        tr, va = idx[:n_train], idx[n_train : n_train + n_val]
         te = rng.choice(len(y_te), size=n_test, replace=False)
         parts = (X_df.iloc[tr], y[tr], X_df.iloc[va], y[va], X_te_df.iloc[te], y_te[te])
         numeric, categorical = ADULT_NUMERIC, ADULT_CATEGORICAL
@@ -186,8 +210,8 @@ def sample_dataset(name: str, data_dir: Path, seed: int, n_train: int, n_val: in
         X_df, y = load_bank(data_dir)
         idx = rng.permutation(len(y))
         tr = idx[:n_train]
-        va = idx[n_train:n_train + n_val]
-        te = idx[n_train + n_val:n_train + n_val + n_test]
+        va = idx[n_train : n_train + n_val]
+        te = idx[n_train + n_val : n_train + n_val + n_test]
         parts = (X_df.iloc[tr], y[tr], X_df.iloc[va], y[va], X_df.iloc[te], y[te])
         numeric, categorical = BANK_NUMERIC, BANK_CATEGORICAL
     Xtr, ytr, Xva, yva, Xte, yte = parts
@@ -204,8 +228,12 @@ def _kept(n: int, trimmed: np.ndarray) -> np.ndarray:
 def run_b_setting(est, Xtr, ytr, Xva, yva, Xte, yte, budgets, flipped=None) -> dict:
     """All methods × budgets on one (dataset, seed, noise) setting."""
     n, bmax, bmin = len(ytr), max(budgets), min(budgets)
-    out = {"no_trim": clone(est).fit(Xtr, ytr).score(Xte, yte), "acc": {}, "precision": {},
-           "seconds": {}}
+    out = {
+        "no_trim": clone(est).fit(Xtr, ytr).score(Xte, yte),
+        "acc": {},
+        "precision": {},
+        "seconds": {},
+    }
 
     def evaluate(trimmer_factory, label, n_runs=1):
         start = time.perf_counter()
@@ -233,15 +261,29 @@ def run_b_setting(est, Xtr, ytr, Xva, yva, Xte, yte, budgets, flipped=None) -> d
         out["seconds"][label] = time.perf_counter() - start
 
     for label, method, scaling in METHODS_B:
-        evaluate(lambda b, r, m=method, s=scaling: InfluenceTrimmer(
-            clone(est), method=m, scaling=s, budget=b), label)
-    evaluate(lambda b, r: InfluenceTrimmer(clone(est), method="random", budget=b,
-                                           random_state=r), "random", n_runs=RANDOM_SEEDS)
+        evaluate(
+            lambda b, r, m=method, s=scaling: InfluenceTrimmer(
+                clone(est), method=m, scaling=s, budget=b
+            ),
+            label,
+        )
+    evaluate(
+        lambda b, r: InfluenceTrimmer(clone(est), method="random", budget=b, random_state=r),
+        "random",
+        n_runs=RANDOM_SEEDS,
+    )
     return out
 
 
-def part_b(data_dir: Path, seeds: list[int], budgets: list[int], n_train=5000, n_val=1000,
-           n_test=4200, flip_rate=0.10) -> dict:
+def part_b(
+    data_dir: Path,
+    seeds: list[int],
+    budgets: list[int],
+    n_train=5000,
+    n_val=1000,
+    n_test=4200,
+    flip_rate=0.10,
+) -> dict:
     est = LogisticRegression(max_iter=1000)
     labels = [m[0] for m in METHODS_B] + ["random"]
     records, tables, summary = [], [], []
@@ -249,31 +291,52 @@ def part_b(data_dir: Path, seeds: list[int], budgets: list[int], n_train=5000, n
         for noise in ("clean", "flip10"):
             recs = []
             for seed in seeds:
-                Xtr, ytr, Xva, yva, Xte, yte = sample_dataset(dataset, data_dir, seed, n_train,
-                                                              n_val, n_test)
+                Xtr, ytr, Xva, yva, Xte, yte = sample_dataset(
+                    dataset, data_dir, seed, n_train, n_val, n_test
+                )
                 flipped = None
                 if noise == "flip10":
                     rng = np.random.default_rng(10_000 + seed)
-                    flipped = np.sort(rng.choice(n_train, size=int(flip_rate * n_train),
-                                                 replace=False))
+                    flipped = np.sort(
+                        rng.choice(n_train, size=int(flip_rate * n_train), replace=False)
+                    )
                     ytr = ytr.copy()
                     ytr[flipped] = 1 - ytr[flipped]
                 res = run_b_setting(est, Xtr, ytr, Xva, yva, Xte, yte, budgets, flipped)
-                res.update({"dataset": dataset, "noise": noise, "seed": seed,
-                            "n_features": Xtr.shape[1], "positive_share_train": float(ytr.mean())})
+                res.update(
+                    {
+                        "dataset": dataset,
+                        "noise": noise,
+                        "seed": seed,
+                        "n_features": Xtr.shape[1],
+                        "positive_share_train": float(ytr.mean()),
+                    }
+                )
                 recs.append(res)
-                print(f"  (b) {dataset} {noise} seed {seed}: no trim {res['no_trim']:.4f}, "
-                      f"{', '.join(f'{k} {v:.1f}s' for k, v in res['seconds'].items())}", flush=True)
+                print(
+                    f"  (b) {dataset} {noise} seed {seed}: no trim {res['no_trim']:.4f}, "
+                    f"{', '.join(f'{k} {v:.1f}s' for k, v in res['seconds'].items())}",
+                    flush=True,
+                )
             records.extend(recs)
             no_trim = [r["no_trim"] for r in recs]
             rows = []
             for b in budgets:
                 row = [b]
-                entry = {"dataset": dataset, "noise": noise, "budget": b, "acc_mean": {},
-                         "acc_std": {}, "precision_mean": {}}
+                entry = {
+                    "dataset": dataset,
+                    "noise": noise,
+                    "budget": b,
+                    "acc_mean": {},
+                    "acc_std": {},
+                    "precision_mean": {},
+                }
                 for lab in labels:
                     a = [r["acc"][f"{lab}|{b}"] for r in recs]
-                    entry["acc_mean"][lab], entry["acc_std"][lab] = float(np.mean(a)), float(np.std(a))
+                    entry["acc_mean"][lab], entry["acc_std"][lab] = (
+                        float(np.mean(a)),
+                        float(np.std(a)),
+                    )
                     row.append(pm(a))
                 if noise == "flip10":
                     for lab in labels:
@@ -297,28 +360,49 @@ def part_b(data_dir: Path, seeds: list[int], budgets: list[int], n_train=5000, n
             noise_txt = "clean labels" if noise == "clean" else "10 % training labels flipped"
             p_lo, p_hi = min(r["n_features"] for r in recs), max(r["n_features"] for r in recs)
             p_txt = str(p_lo) if p_lo == p_hi else f"{p_lo}–{p_hi} by seed"
-            tables.append(format_table(
-                headers, rows,
-                f"(b) {dataset.capitalize()}, {noise_txt}: mean±std over {len(seeds)} data seed(s) "
-                f"({n_train} train / {n_val} val / {n_test} test, p={p_txt})"))
-            tables.append(format_table(
-                ["b"] + [f"Δ {lab} pp" for lab in labels], delta_rows,
-                f"(b) {dataset.capitalize()}, {noise_txt}: paired change of test accuracy vs no "
-                "trimming, mean±std over data seeds (seeds up↑/down↓)"))
+            tables.append(
+                format_table(
+                    headers,
+                    rows,
+                    f"(b) {dataset.capitalize()}, {noise_txt}: mean±std over {len(seeds)} data seed(s) "
+                    f"({n_train} train / {n_val} val / {n_test} test, p={p_txt})",
+                )
+            )
+            tables.append(
+                format_table(
+                    ["b"] + [f"Δ {lab} pp" for lab in labels],
+                    delta_rows,
+                    f"(b) {dataset.capitalize()}, {noise_txt}: paired change of test accuracy vs no "
+                    "trimming, mean±std over data seeds (seeds up↑/down↓)",
+                )
+            )
     return {"records": records, "summary": summary, "tables": tables}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few seeds and budgets (a minute or two)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder of the CSV files (default: $SKINFLUENCE_DATA or ../shared/data)")
+    parser.add_argument(
+        "--quick", action="store_true", help="few seeds and budgets (a minute or two)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder of the CSV files (default: $SKINFLUENCE_DATA or ../shared/data)",
+    )
     parser.add_argument("--part", choices=["a", "b", "both"], default="both")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds of part (a) (default 30, quick 5)")
-    parser.add_argument("--data-seeds", type=int, default=None,
-                        help="data seeds of part (b) (default 10, quick 1)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS/OpenMP and torch threads (default 1; 0 = library defaults)")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seeds of part (a) (default 30, quick 5)"
+    )
+    parser.add_argument(
+        "--data-seeds", type=int, default=None, help="data seeds of part (b) (default 10, quick 1)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS/OpenMP and torch threads (default 1; 0 = library defaults)",
+    )
     parser.add_argument("--out-dir", type=Path, default=None, help="default benchmarks/results")
     args = parser.parse_args(argv)
     if args.threads > 0:
@@ -335,13 +419,23 @@ def main(argv=None):
         "benchmark": "bench_quality",
         "quick": args.quick,
         "settings": {
-            "part_a": {"seeds": n_seeds, "budgets": budgets_a, "means": [MEAN_0, MEAN_1],
-                       "sigma": SIGMA, "sizes": "150 train / 100 val / 600 test, balanced",
-                       "estimator": "LogisticRegression()", "random_seeds": RANDOM_SEEDS},
-            "part_b": {"data_seeds": data_seeds, "budgets": budgets_b,
-                       "sizes": "5000 train / 1000 val / 4200 test", "flip_rate": 0.10,
-                       "estimator": "LogisticRegression(max_iter=1000)",
-                       "random_seeds": RANDOM_SEEDS},
+            "part_a": {
+                "seeds": n_seeds,
+                "budgets": budgets_a,
+                "means": [MEAN_0, MEAN_1],
+                "sigma": SIGMA,
+                "sizes": "150 train / 100 val / 600 test, balanced",
+                "estimator": "LogisticRegression()",
+                "random_seeds": RANDOM_SEEDS,
+            },
+            "part_b": {
+                "data_seeds": data_seeds,
+                "budgets": budgets_b,
+                "sizes": "5000 train / 1000 val / 4200 test",
+                "flip_rate": 0.10,
+                "estimator": "LogisticRegression(max_iter=1000)",
+                "random_seeds": RANDOM_SEEDS,
+            },
             "threads": args.threads or "library defaults",
             "load_average_before": os.getloadavg(),
         },
@@ -361,8 +455,10 @@ def main(argv=None):
         res_b["seconds"] = time.perf_counter() - start
         payload["part_b"] = res_b
         tables.extend(res_b["tables"])
-        print("\n" + "\n\n".join(res_b["tables"]) + f"\n\n(part b: {res_b['seconds']:.0f}s)",
-              flush=True)
+        print(
+            "\n" + "\n\n".join(res_b["tables"]) + f"\n\n(part b: {res_b['seconds']:.0f}s)",
+            flush=True,
+        )
     payload["tables_markdown"] = tables
     payload["settings"]["load_average_after"] = os.getloadavg()
     suffix = "" if args.part == "both" else f"_{args.part}"

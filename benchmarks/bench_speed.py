@@ -65,7 +65,11 @@ from threadpoolctl import threadpool_limits
 from skinfluence import influence_scores
 from skinfluence.influence import FI_SCALINGS
 
-SCALE_FACTORS = {"appendix": lambda n: -1.0 / n, "algorithm": lambda n: 1.0, "main": lambda n: 1.0 / n}
+SCALE_FACTORS = {
+    "appendix": lambda n: -1.0 / n,
+    "algorithm": lambda n: 1.0,
+    "main": lambda n: 1.0 / n,
+}
 
 
 # -- the per-row autograd loop (what a user without the closed forms would write) -------
@@ -76,8 +80,15 @@ class AutogradFI:
     ``mean_i L_i(θ) + λ/2 ‖w‖²`` with ``λ = 1/(C n)`` (lbfgs does not penalise ``b``).
     """
 
-    def __init__(self, model: LogisticRegression, X: np.ndarray, y: np.ndarray,
-                 X_val: np.ndarray, y_val: np.ndarray, scaling: str = "appendix"):
+    def __init__(
+        self,
+        model: LogisticRegression,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray,
+        y_val: np.ndarray,
+        scaling: str = "appendix",
+    ):
         start = time.perf_counter()
         self.X = torch.as_tensor(X, dtype=torch.float64)
         self.y = torch.as_tensor(y, dtype=torch.float64)
@@ -87,7 +98,9 @@ class AutogradFI:
             np.concatenate([model.coef_.ravel(), model.intercept_]), dtype=torch.float64
         )
         lam = 1.0 / (model.C * n)
-        self.pen = torch.cat([torch.full((p,), lam, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)])
+        self.pen = torch.cat(
+            [torch.full((p,), lam, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)]
+        )
         self.s = SCALE_FACTORS[scaling](n)
         H = torch.autograd.functional.hessian(self._objective, self.theta)
         self.H_inv = torch.linalg.inv(H)
@@ -237,16 +250,34 @@ def synthetic_case(n: int, p: int, seed: int):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a minute or two")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder of the CSV files (default: $SKINFLUENCE_DATA or ../shared/data)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timing repeats, round-robin over the contenders, best of (default 5)")
-    parser.add_argument("--loop-rows", type=int, default=None,
-                        help="rows the autograd loop is timed on (default 200, quick 30)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder of the CSV files (default: $SKINFLUENCE_DATA or ../shared/data)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timing repeats, round-robin over the contenders, best of (default 5)",
+    )
+    parser.add_argument(
+        "--loop-rows",
+        type=int,
+        default=None,
+        help="rows the autograd loop is timed on (default 200, quick 30)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", action="store_true", help="cProfile the FI call on the largest case")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS/OpenMP and torch threads (default 1; 0 = leave the libraries' defaults)")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the FI call on the largest case"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS/OpenMP and torch threads (default 1; 0 = leave the libraries' defaults)",
+    )
     parser.add_argument("--out-dir", type=Path, default=None, help="default benchmarks/results")
     args = parser.parse_args(argv)
     if args.threads > 0:
@@ -268,32 +299,80 @@ def main(argv=None):
     results = []
     for k, (name, X, y, X_val, y_val) in enumerate(cases):
         largest = k == 0  # Adult is the largest (n≈26,000, p≈107)
-        res = run_case(name, X, y, X_val, y_val, repeats=repeats, loop_rows=loop_rows,
-                       check_rows=5, rng=rng, profile=args.profile and largest)
+        res = run_case(
+            name,
+            X,
+            y,
+            X_val,
+            y_val,
+            repeats=repeats,
+            loop_rows=loop_rows,
+            check_rows=5,
+            rng=rng,
+            profile=args.profile and largest,
+        )
         results.append(res)
-        print(f"done {name}: fit {res['fit_s']:.3f}s fi {res['fi_s']:.3f}s if {res['if_s']:.3f}s "
-              f"loop {res['loop_s_per_row'] * 1e3:.2f} ms/row", flush=True)
+        print(
+            f"done {name}: fit {res['fit_s']:.3f}s fi {res['fi_s']:.3f}s if {res['if_s']:.3f}s "
+            f"loop {res['loop_s_per_row'] * 1e3:.2f} ms/row",
+            flush=True,
+        )
 
-    headers = ["data", "n", "p", "fit s", "fi s", "if s", "fi/fit", "if/fit",
-               "loop s/row (timed on k rows)", "loop total s (extrapolated)", "speed-up fi vs loop"]
+    headers = [
+        "data",
+        "n",
+        "p",
+        "fit s",
+        "fi s",
+        "if s",
+        "fi/fit",
+        "if/fit",
+        "loop s/row (timed on k rows)",
+        "loop total s (extrapolated)",
+        "speed-up fi vs loop",
+    ]
     rows = [
-        [r["case"], f"{r['n']:,}", r["p"], f"{r['fit_s']:.3f}", f"{r['fi_s']:.3f}", f"{r['if_s']:.3f}",
-         f"{r['fi_over_fit']:.2f}", f"{r['if_over_fit']:.2f}",
-         f"{r['loop_s_per_row']:.2e} (k={r['loop_rows_timed']})",
-         f"{r['loop_total_s_extrapolated']:.1f}", f"{r['speedup_fi_vs_loop']:.0f}×"]
+        [
+            r["case"],
+            f"{r['n']:,}",
+            r["p"],
+            f"{r['fit_s']:.3f}",
+            f"{r['fi_s']:.3f}",
+            f"{r['if_s']:.3f}",
+            f"{r['fi_over_fit']:.2f}",
+            f"{r['if_over_fit']:.2f}",
+            f"{r['loop_s_per_row']:.2e} (k={r['loop_rows_timed']})",
+            f"{r['loop_total_s_extrapolated']:.1f}",
+            f"{r['speedup_fi_vs_loop']:.0f}×",
+        ]
         for r in results
     ]
-    table = format_table(headers, rows, "Influence computation vs LogisticRegression fit (best of "
-                         f"{repeats}; loop = per-row torch autograd, extrapolated from k rows)")
+    table = format_table(
+        headers,
+        rows,
+        "Influence computation vs LogisticRegression fit (best of "
+        f"{repeats}; loop = per-row torch autograd, extrapolated from k rows)",
+    )
     print("\n" + table)
-    headers2 = ["data", "n", "fi appendix s", "fi algorithm s", "fi main s", "max rel. diff loop vs ours"]
+    headers2 = [
+        "data",
+        "n",
+        "fi appendix s",
+        "fi algorithm s",
+        "fi main s",
+        "max rel. diff loop vs ours",
+    ]
     rows2 = [
-        [r["case"], f"{r['n']:,}"] + [f"{r['fi_s_by_scaling'][s]:.3f}" for s in FI_SCALINGS]
+        [r["case"], f"{r['n']:,}"]
+        + [f"{r['fi_s_by_scaling'][s]:.3f}" for s in FI_SCALINGS]
         + [f"{r['loop_check_max_rel_diff']:.1e} ({r['loop_check_rows']} rows × 3 scalings)"]
         for r in results
     ]
-    table2 = format_table(headers2, rows2, "The three FI scalings (best of "
-                          f"{repeats}) and the loop's agreement with influence_scores")
+    table2 = format_table(
+        headers2,
+        rows2,
+        f"The three FI scalings (best of {repeats}) and the loop's agreement with influence_scores",
+    )
     print("\n" + table2)
     for r in results:
         if "profile_fi_tottime" in r:
@@ -314,7 +393,7 @@ def main(argv=None):
             "solver": "exact",
             "adult_rows": adult_rows or "all 32,561 (80/20 stratified train/validation)",
             "synthetic": "make_classification(n_features=50, n_informative=10, n_redundant=5), "
-                         "validation = n/4 further rows",
+            "validation = n/4 further rows",
         },
         "environment": environment(),
         "results": results,
