@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
@@ -9,12 +11,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from .adapters import make_adapter
 from .curvature import make_solver
-from .influence import FI_SCALINGS, MEASURES
+from .influence import FI_SCALINGS, MEASURES, make_objective
 from .utils import check_two_classes, check_validation_set, check_xy
 
 __all__ = ["influence_scores", "METHODS"]
 
-METHODS = ("fi", "if", "random")
+METHODS = (*MEASURES, "random")
 
 
 def _compute_scores(
@@ -31,25 +33,42 @@ def _compute_scores(
     params="all",
     gauss_newton: bool = False,
     random_state=None,
+    objective="utility",
+    objective_options: dict | None = None,
+    **options,
 ) -> np.ndarray:
-    """Scores of validated inputs; ``estimator`` is fitted on ``(X, y)``."""
+    """Scores of validated inputs; ``estimator`` is fitted on ``(X, y)``.
+
+    Each measure receives the keyword options its signature names, out of
+    ``scaling``, ``objective`` (built here), ``random_state``, ``estimator`` and
+    ``options``. A measure marked ``hessian_free`` gets ``solver=None``.
+    """
     if method == "random":
         return check_random_state(random_state).uniform(size=X.shape[0])
     if method not in MEASURES:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     if scaling not in FI_SCALINGS:
         raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
+    measure = MEASURES[method]
     adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
-    fitted_solver = make_solver(solver, damping).fit(adapter)
-    options = {"scaling": scaling} if method == "fi" else {}
-    return MEASURES[method](
+    fitted_solver = None
+    if not getattr(measure, "hessian_free", False):
+        fitted_solver = make_solver(solver, damping).fit(adapter)
+    options.update(
+        scaling=scaling,
+        objective=make_objective(objective, **(objective_options or {})),
+        random_state=random_state,
+        estimator=estimator,
+    )
+    accepted = inspect.signature(measure).parameters
+    return measure(
         adapter,
         fitted_solver,
         X,
         adapter.encode_y(y),
         X_val,
         adapter.encode_y(y_val),
-        **options,
+        **{k: v for k, v in options.items() if k in accepted},
     )
 
 

@@ -1,19 +1,30 @@
 """Influence measures (the math layer): functions of adapter quantities.
 
-Each measure takes ``(adapter, solver, X, y_enc, X_val, y_val_enc, **options)`` and
-returns one score per training row, oriented so that the highest score is trimmed
-first. Module docstrings state the formula, source, sign convention and cost.
+Each measure takes ``(adapter, solver, X, y_enc, X_val, y_val_enc, *, **options)``
+and returns one score per training row, oriented so that the highest score is
+trimmed first. Module docstrings state the formula, source, sign convention and cost.
+
+Keyword options are passed by name when the measure's signature has them:
+``scaling``, ``objective`` (a :class:`BaseObjective`; ``None`` = mean validation
+loss), ``random_state``, ``estimator`` (the fitted model itself) and any
+method-specific option the estimators forward. A measure that never inverts the
+Hessian sets the function attribute ``hessian_free = True`` and gets
+``solver=None``. Register a measure in :data:`MEASURES` to make it a ``method=``.
 """
 
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
 from ._if import if_scores
+from ._objectives import OBJECTIVES, BaseObjective, make_objective
 
 __all__ = [
     "FI_SCALINGS",
     "MEASURES",
+    "OBJECTIVES",
+    "BaseObjective",
     "fi_scale",
     "fi_scores",
     "if_scores",
+    "make_objective",
     "metric_root",
     "perturbation_root",
 ]

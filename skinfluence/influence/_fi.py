@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils import iter_chunks
-from ._common import mean_loss_grad
+from ._objectives import UtilityObjective
 
 __all__ = ["FI_SCALINGS", "fi_scale", "fi_scores", "metric_root", "perturbation_root"]
 
@@ -105,7 +105,9 @@ def perturbation_root(adapter, solver, X, y_enc, s: float) -> np.ndarray:
     return metric_root(w[:, :, None] * (D @ A))
 
 
-def fi_scores(adapter, solver, X, y_enc, X_val, y_val_enc, scaling: str = "appendix") -> np.ndarray:
+def fi_scores(
+    adapter, solver, X, y_enc, X_val, y_val_enc, *, scaling: str = "appendix", objective=None
+) -> np.ndarray:
     """FI^util of every training row.
 
     Parameters
@@ -116,13 +118,16 @@ def fi_scores(adapter, solver, X, y_enc, X_val, y_val_enc, scaling: str = "appen
     X_val, y_val_enc : validation rows and encoded targets
     scaling : {"appendix", "algorithm", "main"}
         The factor of ``∂ωθ̂`` (module docstring).
+    objective : BaseObjective, default=None
+        The validation objective ``f_V`` (``None``: the mean validation loss).
 
     Returns
     -------
     ndarray of shape (n,)
     """
     s = fi_scale(scaling, adapter.n_train)
-    u = solver.solve(mean_loss_grad(adapter, X_val, y_val_enc))
+    objective = objective or UtilityObjective()
+    u = solver.solve(objective.grad(adapter, X_val, y_val_enc))
     n = X.shape[0]
     out = np.empty(n)
     width = adapter.n_outputs + 2

@@ -19,12 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils import iter_chunks
-from ._common import mean_loss_grad
+from ._objectives import UtilityObjective
 
 __all__ = ["if_scores"]
 
 
-def if_scores(adapter, solver, X, y_enc, X_val, y_val_enc) -> np.ndarray:
+def if_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None) -> np.ndarray:
     """Influence scores of the training rows ``X`` on the validation loss.
 
     Parameters
@@ -33,12 +33,15 @@ def if_scores(adapter, solver, X, y_enc, X_val, y_val_enc) -> np.ndarray:
     solver : BaseSolver, already fitted on ``adapter``
     X, y_enc : training rows and encoded targets
     X_val, y_val_enc : validation rows and encoded targets
+    objective : BaseObjective, default=None
+        The validation objective ``f_V`` (``None``: the mean validation loss).
 
     Returns
     -------
     ndarray of shape (n,)
     """
-    u = solver.solve(mean_loss_grad(adapter, X_val, y_val_enc))
+    objective = objective or UtilityObjective()
+    u = solver.solve(objective.grad(adapter, X_val, y_val_enc))
     n = X.shape[0]
     out = np.empty(n)
     for rows in iter_chunks(n, adapter.chunk_size()):
