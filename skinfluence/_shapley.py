@@ -134,7 +134,7 @@ class ShapleyValuator(BaseRowSelector):
         Class labels (classifiers only).
     n_features_in_ : int
         Number of features seen in :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` had string column names.
 
     See Also

@@ -82,7 +82,7 @@ class InfluenceTrimmer(BaseRowSelector):
         Class labels (classifiers only).
     n_features_in_ : int
         Number of features seen in :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` had string column names.
 
     See Also
