@@ -3,7 +3,12 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from ._active_learner import InfluenceActiveLearner
-from ._plotting import ActiveLearningDisplay
+from ._plotting import (
+    ActiveLearningDisplay,
+    InfluenceScatterDisplay,
+    TrimmingCurveDisplay,
+    ValuationCurveDisplay,
+)
 from ._scores import influence_scores
 from ._shapley import ShapleyValuator
 from ._trimmer import InfluenceTrimmer
@@ -17,10 +22,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ActiveLearningDisplay",
     "InfluenceActiveLearner",
+    "InfluenceScatterDisplay",
     "InfluenceTrimmer",
     "ShapleyValuator",
     "SingularHessianWarning",
+    "TrimmingCurveDisplay",
     "UnsupportedModelError",
+    "ValuationCurveDisplay",
     "__version__",
     "influence_scores",
 ]
