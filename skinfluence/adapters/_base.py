@@ -59,6 +59,48 @@ class BaseAdapter(ABC):
     def hvp(self, V: np.ndarray) -> np.ndarray:
         """Return ``H @ V`` for ``V`` of shape ``(m,)`` or ``(m, r)``."""
 
+    def batch_hvp(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Minibatch Hessian-vector product: ``mean_{i ∈ rows} ∂²θ L_i V + λ ⊙ V``.
+
+        An unbiased estimate of ``H @ V`` when ``rows`` are drawn uniformly from the
+        training rows (stochastic solvers such as LiSSA use it).
+
+        Parameters
+        ----------
+        V : ndarray of shape (m,) or (m, r)
+        rows : ndarray of int
+            Positions of training rows.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no minibatch Hessian-vector product")
+
+    def param_groups(self) -> list[np.ndarray]:
+        """Positions in ``θ`` of each parameter group ("layer"), for per-layer rules.
+
+        Returns
+        -------
+        list of ndarray of int
+            Disjoint groups covering ``range(n_params)``; one group by default.
+        """
+        return [np.arange(self.n_params)]
+
+    def output_contributions(self, X) -> np.ndarray:
+        """Mean size ``mean_i |θ_j u_ij|`` of each parameter's term in its layer output.
+
+        ``u_ij`` is the input that parameter ``j`` multiplies on row ``i`` (1 for a
+        bias), so ``θ_j u_ij`` is its share of the layer's pre-activation (seed 004's
+        "outputs" parameter selection).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no per-parameter outputs")
+
     # -- first order -----------------------------------------------------------------
     @abstractmethod
     def loss_grad(self, X, y: np.ndarray) -> np.ndarray:

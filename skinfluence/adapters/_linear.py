@@ -273,6 +273,24 @@ class LinearAdapter(BaseAdapter):
         )
         return out[:, 0] if squeeze else out
 
+    def batch_hvp(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Return ``mean_{i ∈ rows} S_i ⊗ x̃_i x̃_iᵀ V + λ ⊙ V`` (a minibatch ``H V``)."""
+        V = np.asarray(V, dtype=np.float64)
+        rows = np.asarray(rows, dtype=np.intp)
+        V2 = V.reshape(self.n_rows_w, self.q, -1)
+        Xt = self._tilde(_dense_rows(self.X[rows]))
+        _, S = self._first_second(self._z(Xt[:, : self.n_features]), None)
+        ST = np.einsum("nkl,nlr->nkr", S, np.einsum("nq,kqr->nkr", Xt, V2))
+        out = np.einsum("nq,nkr->kqr", Xt, ST).reshape(self.n_params, -1) / max(len(rows), 1)
+        out += self._penalty_diag()[:, None] * V.reshape(self.n_params, -1)
+        return out.reshape(V.shape)
+
+    def output_contributions(self, X) -> np.ndarray:
+        """Return ``mean_i |W̃[k, q] x̃_iq|`` per parameter (seed 004's "outputs")."""
+        Xt = self._tilde(_dense_rows(X))
+        W = np.hstack([self.W, self.b[:, None]]) if self.fit_intercept else self.W
+        return (np.abs(W) * np.abs(Xt).mean(axis=0)[None, :]).ravel()
+
     # -- derivatives -----------------------------------------------------------------
     def loss_grad(self, X, y) -> np.ndarray:
         Xd = _dense_rows(X)

@@ -560,6 +560,32 @@ class TorchAdapter(BaseAdapter):
         res = out.T.cpu().numpy()
         return res[:, 0] if squeeze else res
 
+    def batch_hvp(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Return ``mean_{i ∈ rows} ∂²θ L_i V + λ ⊙ V`` (a minibatch :meth:`hvp`).
+
+        Parameters
+        ----------
+        V : ndarray of shape (m,) or (m, r)
+            Parameter directions.
+        rows : ndarray of int
+            Positions of training rows (an unbiased estimate of ``H V`` when drawn
+            uniformly).
+
+        Returns
+        -------
+        ndarray of the shape of ``V``
+        """
+        V = np.asarray(V, dtype=np.float64)
+        rows = np.asarray(rows, dtype=np.intp)
+        Vt = self._tensor(V.reshape(self.n_params, -1).T.copy())
+        out = torch.zeros_like(Vt)
+        with _eval_mode(self.module):
+            for part in iter_chunks(len(rows), self.chunk_size(Vt.shape[0])):
+                idx = torch.as_tensor(rows[part], device=self.device)
+                out += self._curvature_sum(Vt, self._X[idx], self._T[idx]).detach()
+        out = out / max(len(rows), 1) + self._lam * Vt
+        return out.T.cpu().numpy().reshape(V.shape)
+
     def hessian(self) -> np.ndarray:
         """Return the dense ``m × m`` Hessian (or Gauss-Newton matrix), with ``λ``.
 
@@ -883,6 +909,83 @@ class TorchAdapter(BaseAdapter):
                 G[j] += S2 @ S2.T
         n = self.n_train
         return [KFACFactors(L, A[j] / n, G[j] / n) for j, L in enumerate(layers)]
+
+    def param_groups(self) -> list[np.ndarray]:
+        """Positions in ``θ`` of each selected parameter tensor (one group each).
+
+        Returns
+        -------
+        list of ndarray of int
+            In :attr:`param_names` order.
+        """
+        return [np.arange(begin, stop) for _, begin, stop, _ in self._layout]
+
+    def output_contributions(self, X) -> np.ndarray:
+        """Return ``mean_i |W[o, j] a_ij|`` (and ``|b[o]|``) of every ``nn.Linear`` layer.
+
+        The size of each parameter's term in its layer's pre-activation on rows ``X``
+        (seed 004's "outputs" selection), from the activations :meth:`kfac_row_factors`
+        records.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (m,)
+
+        Raises
+        ------
+        UnsupportedModelError
+            When a selected parameter is not in an ``nn.Linear`` layer.
+        """
+        layers = self.kfac_layers()
+        Xt = self._rows(X)
+        sums = [np.zeros(L.d_a) for L in layers]
+        for rows in iter_chunks(Xt.shape[0], self.chunk_size(self.n_out_ + 2)):
+            for j, (a, _) in enumerate(self.kfac_row_factors(Xt[rows])):
+                sums[j] += np.abs(a).sum(axis=0)
+        theta = self._theta.detach().cpu().numpy()
+        out = np.zeros(self.n_params)
+        for L, total in zip(layers, sums, strict=True):
+            W = np.abs(theta[L.index]).reshape(L.d_out, L.d_a)
+            out[L.index] = (W * (total / max(Xt.shape[0], 1))[None, :]).ravel()
+        return out
+
+    def ekfac_eigenvalues(self, bases) -> list[np.ndarray]:
+        """Corrected eigenvalues of every K-FAC layer in a Kronecker eigenbasis (EK-FAC).
+
+        For layer ``l`` with basis ``(Q_G, Q_A)`` (orthogonal, e.g. the eigenvectors of
+        its ``G`` and ``A``), the diagonal of the layer's exact Gauss-Newton block
+        ``mean_i Σ_k (S_ik ⊗ ã_i)(S_ik ⊗ ã_i)ᵀ`` in the basis ``Q_G ⊗ Q_A``
+        (George et al. 2018)::
+
+            Λ[o, j] = mean_i (Σ_k (Q_Gᵀ S_i)[o, k]²) · (Q_Aᵀ ã_i)[j]²
+
+        from :meth:`kfac_row_factors` in chunks of training rows.
+
+        Parameters
+        ----------
+        bases : list of (ndarray of shape (d_out, d_out), ndarray of shape (d_a, d_a))
+            ``(Q_G, Q_A)`` per layer of :meth:`kfac_layers`.
+
+        Returns
+        -------
+        list of ndarray of shape (d_out, d_a)
+        """
+        layers = self.kfac_layers()
+        if len(bases) != len(layers):
+            raise ValueError(f"bases must hold one (Q_G, Q_A) pair per layer ({len(layers)}).")
+        out = [np.zeros((L.d_out, L.d_a)) for L in layers]
+        for rows in iter_chunks(self.n_train, self.chunk_size(self.n_out_ + 2)):
+            for j, (a, S) in enumerate(self.kfac_row_factors(self._X[rows])):
+                QG, QA = bases[j]
+                u = (np.einsum("lo,ilk->iok", QG, S) ** 2).sum(axis=2)  # (rows, d_out)
+                v = (a @ QA) ** 2  # (rows, d_a)
+                out[j] += u.T @ v
+        return [o / self.n_train for o in out]
 
     # -- metric ----------------------------------------------------------------------
     def metric_factors(self, X):

@@ -25,6 +25,8 @@ import scipy.linalg as sla
 from ..exceptions import ConvergenceWarning, SingularHessianWarning
 
 __all__ = ["BaseSolver", "ExactSolver", "CGSolver", "make_solver", "SOLVERS"]
+__all__ += ["ArnoldiSolver", "EKFACSolver", "LiSSADivergenceError", "LiSSASolver"]
+__all__ += ["ModifiedLiSSASolver"]
 
 
 class BaseSolver:
@@ -171,13 +173,26 @@ class CGSolver(BaseSolver):
         return X.reshape(B.shape)
 
 
+from ._arnoldi import ArnoldiSolver  # noqa: E402  (these subclass BaseSolver, above)
+from ._ekfac import EKFACSolver  # noqa: E402
 from ._kfac import KFACSolver  # noqa: E402  (it subclasses BaseSolver, above)
+from ._lissa import LiSSADivergenceError, LiSSASolver, ModifiedLiSSASolver  # noqa: E402
 
 SOLVERS = {"exact": ExactSolver, "cg": CGSolver, "kfac": KFACSolver}
+SOLVERS.update(
+    lissa=LiSSASolver,
+    modified_lissa=ModifiedLiSSASolver,
+    arnoldi=ArnoldiSolver,
+    ekfac=EKFACSolver,
+)
 
 
 def make_solver(solver="exact", damping: float = 0.0) -> BaseSolver:
-    """Return a solver instance from a name (``"exact"``, ``"cg"``, ``"kfac"``) or an instance."""
+    """Return a solver instance from a name in :data:`SOLVERS` or an instance.
+
+    Names: ``"exact"``, ``"cg"``, ``"kfac"``, ``"lissa"``, ``"modified_lissa"``,
+    ``"arnoldi"``, ``"ekfac"`` (each with its default settings and ``damping``).
+    """
     if isinstance(solver, BaseSolver):
         return solver
     if isinstance(solver, str) and solver in SOLVERS:

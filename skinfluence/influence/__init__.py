@@ -13,11 +13,15 @@ Hessian sets the function attribute ``hessian_free = True`` and gets
 """
 
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
+from ._gif import GIF_SELECTIONS, gif_scores, select_parameters
 from ._if import if_scores
 from ._objectives import OBJECTIVES, BaseObjective, make_objective
 
 __all__ = [
     "FI_SCALINGS",
+    "GIF_SELECTIONS",
+    "gif_scores",
+    "select_parameters",
     "MEASURES",
     "OBJECTIVES",
     "BaseObjective",
@@ -30,3 +34,4 @@ __all__ = [
 ]
 
 MEASURES = {"fi": fi_scores, "if": if_scores}
+MEASURES.update(gif=gif_scores)
