@@ -359,6 +359,66 @@ class LinearAdapter(BaseAdapter):
         J_x = np.broadcast_to(self.W, (n, k, self.n_features))
         return w, D, J_theta, J_x
 
+    # -- parameters, layers and the linear head (ip_ensemble, tracin, datainf,
+    #    representer) ------------------------------------------------------------------
+    def get_theta(self) -> np.ndarray:
+        """Return a copy of the fitted parameters ``θ̂ = vec([W | b])`` (row-major), shape (m,)."""
+        Wt = np.hstack([self.W, self.b[:, None]]) if self.fit_intercept else self.W
+        return Wt.ravel().copy()
+
+    def at_theta(self, theta) -> LinearAdapter:
+        """Return a copy of this adapter evaluated at the parameters ``theta`` (m,).
+
+        Same training rows, targets and penalty ``λ``; every derivative of the copy
+        is taken at ``theta``. The Gaussian ``sigma`` of regressors stays the fitted
+        model's. The adapter itself (and the estimator) is not changed.
+        """
+        import copy
+
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}.")
+        new = copy.copy(self)
+        Wt = theta.reshape(self.n_rows_w, self.q)
+        new.W = Wt[:, : self.n_features].copy()
+        new.b = Wt[:, -1].copy() if self.fit_intercept else np.zeros(self.n_rows_w)
+        return new
+
+    def layer_blocks(self) -> list[tuple[str, np.ndarray]]:
+        """The parameter blocks treated as layers (DataInf): one block, every parameter."""
+        return [("linear", np.arange(self.n_params))]
+
+    def linear_head(self, X, y=None):
+        """The model as a linear head ``s = Θ ã`` over features ``ã`` (representer points).
+
+        For a linear model ``ã = x̃ = [x, 1]`` (``[x]`` without intercept) and
+        ``Θ = [W | b]``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n, p)
+            Rows.
+        y : ndarray of shape (n,), default=None
+            Encoded targets; ``None`` skips ``R``.
+
+        Returns
+        -------
+        A : ndarray of shape (n, d_a)
+            Features ``ã`` the head sees.
+        R : ndarray of shape (n, K') or None
+            ``∂L/∂s`` per row.
+        lam : ndarray of shape (d_a,)
+            The L2 penalty ``λ`` of each column of ``Θ`` (mean-loss form).
+        index : ndarray of shape (K', d_a)
+            Position of ``Θ[k, j]`` in the flat ``θ``.
+        """
+        Xd = _dense_rows(X)
+        R = None if y is None else self._first_second(self._z(Xd), np.asarray(y))[0]
+        lam = np.full(self.q, self.lam)
+        if self.fit_intercept:
+            lam[-1] = self.lam_b
+        return self._tilde(Xd), R, lam, np.arange(self.n_params).reshape(self.n_rows_w, self.q)
+
 
 def _weighted_gram(X, s: np.ndarray, intercept: bool) -> np.ndarray:
     """``X̃ᵀ diag(s) X̃`` for dense or sparse ``X``, ``X̃ = [X, 1]`` if ``intercept``."""

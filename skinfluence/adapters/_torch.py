@@ -1039,6 +1039,192 @@ class TorchAdapter(BaseAdapter):
             w = np.full((n, 1), 1.0 / self.sigma)
         return w, np.array(D), J_theta, J_x
 
+    # -- parameters, layers and the linear head (ip_ensemble, tracin, datainf,
+    #    representer) ------------------------------------------------------------------
+    def get_theta(self) -> np.ndarray:
+        """Return a copy of the selected parameters ``θ̂``, flat in :attr:`param_names` order.
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
+        return self._theta.detach().cpu().numpy().copy()
+
+    def at_theta(self, theta) -> TorchAdapter:
+        """Return a copy of this adapter evaluated at the selected parameters ``theta``.
+
+        The parameters outside the selection, the buffers, the training rows and the
+        penalty ``λ`` are shared with this adapter; the net is not changed.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (m,)
+            Values of the selected parameters, laid out as :attr:`param_names`.
+
+        Returns
+        -------
+        TorchAdapter
+        """
+        import copy
+
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}.")
+        new = copy.copy(self)
+        new._theta = self._tensor(theta)
+        return new
+
+    def at_state(self, state) -> TorchAdapter:
+        """Return a copy of this adapter evaluated at a whole saved module state.
+
+        Every parameter (selected or held fixed) and every floating-point buffer found
+        in ``state`` replaces the adapter's; buffers missing from ``state`` keep their
+        fitted values. Used by TracIn, whose checkpoints hold the whole module.
+
+        Parameters
+        ----------
+        state : mapping of str to array-like
+            Module parameter (and buffer) values by ``module_.named_parameters()``
+            name, e.g. from ``module_.state_dict()`` or a
+            :class:`~skinfluence.callbacks.TracInCheckpoints` checkpoint.
+
+        Returns
+        -------
+        TorchAdapter
+        """
+        import copy
+
+        named = dict(self.module.named_parameters())
+        missing = [n for n in named if n not in state]
+        if missing:
+            raise ValueError(f"the saved state lacks the parameters {missing}.")
+
+        def tensor(name):
+            value = torch.as_tensor(np.asarray(state[name]), device=self.device)
+            return value.to(torch.float64) if value.is_floating_point() else value
+
+        new = copy.copy(self)
+        new._theta = torch.cat([tensor(n).reshape(-1) for n in self.param_names])
+        if new._theta.shape[0] != self.n_params:
+            raise ValueError("the saved state's parameter shapes do not match the module's.")
+        fixed = dict(self._fixed)
+        for name in fixed:
+            if name in state:
+                fixed[name] = tensor(name).reshape(fixed[name].shape)
+        new._fixed = fixed
+        return new
+
+    def per_parameter(self, values) -> np.ndarray:
+        """Spread one value per parameter name over ``θ``'s layout.
+
+        Parameters
+        ----------
+        values : mapping of str to float
+            A value for every selected parameter (e.g. its learning rate).
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
+        return np.concatenate(
+            [np.full(stop - begin, float(values[name])) for name, begin, stop, _ in self._layout]
+        )
+
+    def layer_blocks(self) -> list[tuple[str, np.ndarray]]:
+        """The selected parameters grouped by the module that owns them (DataInf's layers).
+
+        Returns
+        -------
+        list of (str, ndarray of int)
+            Module name and the positions of its selected parameters in ``θ``, in
+            :attr:`param_names` order.
+        """
+        blocks: dict[str, list[np.ndarray]] = {}
+        for name, begin, stop, _ in self._layout:
+            blocks.setdefault(name.rpartition(".")[0], []).append(np.arange(begin, stop))
+        return [(mod, np.concatenate(parts)) for mod, parts in blocks.items()]
+
+    def linear_head(self, X, y=None):
+        """The last ``nn.Linear`` layer ``s = W a + b`` as a linear head over ``ã = [a; 1]``.
+
+        ``a`` is the layer's input (the penultimate features). One forward pass with
+        a hook records ``a`` and adds a zero tangent to ``s``; the gradient of the
+        summed loss in that tangent is ``∂L_i/∂s_i`` per row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Rows.
+        y : ndarray of shape (n,), default=None
+            Encoded targets; ``None`` skips ``R``.
+
+        Returns
+        -------
+        A : ndarray of shape (n, d_a)
+            ``ã`` (``a`` alone when the bias is absent or not selected).
+        R : ndarray of shape (n, d_out) or None
+            ``∂L/∂s`` per row.
+        lam : ndarray of shape (d_a,)
+            The L2 penalty ``λ`` of each column of ``[W | b]``.
+        index : ndarray of shape (d_out, d_a)
+            Position of ``[W | b][o, j]`` in ``θ``.
+
+        Raises
+        ------
+        UnsupportedModelError
+            When the last ``nn.Linear`` weight is not among the selected parameters,
+            or the layer does not run once on 2-D inputs.
+        """
+        last = _select_params(self.module, "last")
+        weight = next(n for n in last if n.endswith("weight"))
+        starts = {name: begin for name, begin, _, _ in self._layout}
+        if weight not in starts:
+            raise UnsupportedModelError(
+                f"the linear head is the last nn.Linear layer ({weight!r}), which is not "
+                f"in the parameter selection {self.param_names}; use params='last' or "
+                "'all'."
+            )
+        mod_name = weight[: -len("weight")].rstrip(".")
+        layer = dict(self.module.named_modules())[mod_name]
+        d_out, d_in = layer.weight.shape
+        bias = (f"{mod_name}.bias" if mod_name else "bias") if layer.bias is not None else None
+        bias = bias if bias in starts else None
+        index = np.empty((d_out, d_in + (bias is not None)), dtype=np.intp)
+        index[:, :d_in] = starts[weight] + np.arange(d_out * d_in).reshape(d_out, d_in)
+        if bias is not None:
+            index[:, d_in] = starts[bias] + np.arange(d_out)
+        Xt = self._rows(X)
+        b = Xt.shape[0]
+        seen = []
+        tangent = torch.zeros(b, d_out, dtype=torch.float64, device=self.device)
+
+        def hook(mod, inputs, output):
+            seen.append(inputs[0])
+            return output + tangent
+
+        with _eval_mode(self.module):
+            handle = layer.register_forward_hook(hook)
+            try:
+                if y is None:
+                    with torch.no_grad():
+                        self._forward(self._theta, Xt)
+                    R = None
+                else:
+                    tangent.requires_grad_(True)
+                    loss = self._loss(self._forward(self._theta, Xt), self._targets(y)).sum()
+                    R = torch.autograd.grad(loss, tangent)[0].cpu().numpy()
+            finally:
+                handle.remove()
+        if len(seen) != 1 or seen[0].shape != (b, d_in):
+            raise UnsupportedModelError(
+                f"the linear head needs the last nn.Linear layer {mod_name!r} applied once "
+                "per forward pass to (rows, features) inputs."
+            )
+        A = seen[0].detach().cpu().numpy()
+        if bias is not None:
+            A = np.hstack([A, np.ones((b, 1))])
+        return A, R, self.lam[index[0]].copy(), index
+
 
 def _lookup(y: np.ndarray, classes: np.ndarray) -> np.ndarray | None:
     """Positions of ``y`` in ``classes`` (any order), or None if one is missing."""

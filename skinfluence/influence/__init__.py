@@ -12,10 +12,15 @@ Hessian sets the function attribute ``hessian_free = True`` and gets
 ``solver=None``. Register a measure in :data:`MEASURES` to make it a ``method=``.
 """
 
+from ._datainf import datainf_scores
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
 from ._gif import GIF_SELECTIONS, gif_scores, select_parameters
 from ._if import if_scores
+from ._ip import ip_ensemble_scores, ip_scores
 from ._objectives import OBJECTIVES, BaseObjective, make_objective
+from ._representer import representer_scores
+from ._self import self_scores
+from ._tracin import self_tracin_scores, tracin_scores
 
 __all__ = [
     "FI_SCALINGS",
@@ -28,6 +33,13 @@ __all__ = [
     "fi_scale",
     "fi_scores",
     "if_scores",
+    "datainf_scores",
+    "ip_ensemble_scores",
+    "ip_scores",
+    "representer_scores",
+    "self_scores",
+    "self_tracin_scores",
+    "tracin_scores",
     "make_objective",
     "metric_root",
     "perturbation_root",
@@ -35,3 +47,12 @@ __all__ = [
 
 MEASURES = {"fi": fi_scores, "if": if_scores}
 MEASURES.update(gif=gif_scores)
+MEASURES.update(
+    ip=ip_scores,
+    ip_ensemble=ip_ensemble_scores,
+    self=self_scores,
+    tracin=tracin_scores,
+    self_tracin=self_tracin_scores,
+    datainf=datainf_scores,
+    representer=representer_scores,
+)
