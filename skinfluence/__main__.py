@@ -1,5 +1,8 @@
 """Command line: ``python -m skinfluence COMMAND`` (also the ``skinfluence`` script).
 
+Commands: ``clean``, ``value`` and ``query`` (:mod:`skinfluence._cli`) work on a
+user's CSV file; ``demo`` (:mod:`skinfluence._demo`) shows trimming on flipped labels.
+
 Each command registers its own sub-parser in :func:`build_parser` and sets a
 ``handler`` that takes the parsed arguments and returns the exit status. A handler
 reports an error in the user's input by raising one of the ``_USER_ERRORS``
@@ -13,6 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ._cli import add_commands
 from ._demo import DEFAULT_METHODS, DemoInputError
 
 __all__ = ["build_parser", "main"]
@@ -132,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_commands(commands)
     _add_demo(commands)
     return parser
 

@@ -55,6 +55,7 @@ __all__ = [
     "make_preprocessor",
     "parse_budget",
     "parse_methods",
+    "prepare_features",
     "read_csv_problem",
     "run_demo",
 ]
@@ -368,6 +369,33 @@ def make_preprocessor(X) -> ColumnTransformer:
     return ColumnTransformer(transformers)
 
 
+def prepare_features(X):
+    """A copy of a CSV's feature table, ready for :func:`make_preprocessor`.
+
+    The index is reset; infinities in numeric columns become missing; every other
+    column becomes text (missing values kept), so that mixed or boolean columns
+    encode cleanly.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The feature columns as ``pandas.read_csv`` parsed them.
+
+    Returns
+    -------
+    X : pandas.DataFrame
+        The converted copy.
+    """
+    X = X.reset_index(drop=True)
+    numeric = set(X.select_dtypes("number").columns)
+    for col in X.columns:
+        if col in numeric:
+            X[col] = X[col].replace([np.inf, -np.inf], np.nan)
+        else:
+            X[col] = X[col].astype(str).where(X[col].notna(), np.nan)
+    return X
+
+
 def _read_table(path: Path):
     """``pandas.read_csv`` with every failure turned into a :class:`DemoInputError`."""
     try:
@@ -454,13 +482,8 @@ def read_csv_problem(path: str | Path, target: str) -> DemoProblem:
     X = df.drop(columns=[target])
     if X.shape[1] == 0:
         raise DemoInputError(f"{path} has no feature columns besides the target {target!r}.")
-    X = X.reset_index(drop=True)
+    X = prepare_features(X)
     numeric = set(X.select_dtypes("number").columns)
-    for col in X.columns:
-        if col in numeric:
-            X[col] = X[col].replace([np.inf, -np.inf], np.nan)
-        else:
-            X[col] = X[col].astype(str).where(X[col].notna(), np.nan)
     n_cat = X.shape[1] - len(numeric)
     return DemoProblem(
         name=(
