@@ -70,7 +70,7 @@ def tracin_checkpoints(estimator) -> list[dict]:
             "callbacks=[skinfluence.callbacks.TracInCheckpoints()], or method='ip' "
             "(TracIn with one checkpoint at the fitted model)."
         )
-    from ..callbacks import TracInCheckpoints
+    from ..utils._checkpoints import TracInCheckpoints
 
     found = [
         cb for _, cb in getattr(estimator, "callbacks_", []) if isinstance(cb, TracInCheckpoints)
