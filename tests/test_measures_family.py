@@ -29,6 +29,7 @@ from skinfluence.adapters import LinearAdapter, make_adapter
 from skinfluence.curvature import BaseSolver, ExactSolver
 from skinfluence.influence import (
     MEASURES,
+    BaseObjective,
     datainf_scores,
     if_scores,
     ip_ensemble_scores,
@@ -506,3 +507,24 @@ def test_bad_options_raise():
         InfluenceTrimmer(method="ip_ensemble", dropout=1.5).fit(X, y)
     with pytest.raises(InvalidParameterError):
         InfluenceTrimmer(method="nope").fit(X, y)
+
+
+class FirstRowLoss(BaseObjective):
+    """A custom objective: the loss of the first validation row only."""
+
+    name = "first_row"
+
+    def grad(self, adapter, X_val, y_val_enc):
+        return adapter.loss_grad(X_val[:1], y_val_enc[:1])[0]
+
+
+@pytest.mark.parametrize(
+    "measure", [ip_scores, ip_ensemble_scores, datainf_scores, representer_scores]
+)
+def test_measures_use_the_objective(measure, linear_case):
+    """``objective=`` replaces the mean validation loss: same as scoring on one row."""
+    _, _, ad, X, y, Xv, yv = linear_case
+    kw = {"random_state": 0} if measure is ip_ensemble_scores else {}
+    got = measure(ad, None, X, y, Xv, yv, objective=FirstRowLoss(), **kw)
+    assert rel_err(got, measure(ad, None, X, y, Xv[:1], yv[:1], **kw)) < RTOL
+    assert rel_err(got, measure(ad, None, X, y, Xv, yv, **kw)) > 1e-3

@@ -193,3 +193,19 @@ def test_import_skinfluence_does_not_import_callbacks():
     code = "import skinfluence, sys; print('skinfluence.callbacks' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tracin_uses_the_objective():
+    from skinfluence.influence import BaseObjective
+
+    class FirstRowLoss(BaseObjective):
+        def grad(self, adapter, X_val, y_val_enc):
+            return adapter.loss_grad(X_val[:1], y_val_enc[:1])[0]
+
+    X, y, Xv, yv = data()
+    net = fit(X, y, every=1, max_epochs=2)
+    ad = make_adapter(net, X, y)
+    ye, yve = ad.encode_y(y), ad.encode_y(yv)
+    got = tracin_scores(ad, None, X, ye, Xv, yve, objective=FirstRowLoss(), estimator=net)
+    want = tracin_scores(ad, None, X, ye, Xv[:1], yve[:1], estimator=net)
+    assert rel_err(got, want) < 1e-10
