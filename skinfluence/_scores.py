@@ -59,6 +59,7 @@ def _compute_scores(
         objective=make_objective(objective, **(objective_options or {})),
         random_state=random_state,
         estimator=estimator,
+        damping=damping,  # DataInf's per-layer λ (it builds no solver)
     )
     accepted = inspect.signature(measure).parameters
     return measure(

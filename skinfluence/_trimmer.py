@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 
+import numpy as np
+from sklearn.base import clone, is_classifier
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import has_fit_parameter
 
 from ._base import BaseRowSelector
 from ._scores import METHODS, _compute_scores
+from .adapters import model_input
 from .curvature import SOLVERS, BaseSolver
-from .influence import FI_SCALINGS
+from .influence import FI_SCALINGS, OBJECTIVES, BaseObjective
+from .influence._objectives import ATTACKS
+
+STRATEGIES = ("trim", "relabel", "reweight")
 
 __all__ = ["InfluenceTrimmer"]
 
@@ -62,6 +69,44 @@ class InfluenceTrimmer(BaseRowSelector):
     gauss_newton : bool, default=False
         Use the Gauss-Newton matrix instead of the Hessian (skorch nets only); it is
         positive semi-definite for non-convex nets.
+    strategy : {"trim", "relabel", "reweight"}, default="trim"
+        What is done with the scores (seed 001 §7):
+
+        - ``"trim"`` — drop the ``budget`` highest-scored rows and refit.
+        - ``"relabel"`` — give the ``budget`` highest-scored rows another label and
+          refit on every row: binary targets are flipped; for more classes the row
+          gets the class the scoring model finds most likely among the others.
+          Classifiers only.
+        - ``"reweight"`` — refit on every row with sample weights
+          ``w_i = n_s · softmax(-scores_ / T)_i`` over the ``n_s`` scored rows
+          (held-out validation rows weigh 1); the weights average 1, harmful
+          rows weigh less. ``budget`` does not change the weights. Needs an
+          estimator whose ``fit`` takes ``sample_weight``.
+    temperature : float or "auto", default="auto"
+        ``strategy="reweight"`` only: ``T`` above. ``"auto"`` is the standard
+        deviation of the scores, which makes the weights independent of the
+        scores' scale; ``1.0`` is the literal softmax of the raw scores of seed 001.
+    objective : {"utility", "fairness", "robustness"} or BaseObjective, \
+            default="utility"
+        The validation objective the gradient-based methods measure influence on
+        (see the user guide ``docs/objectives_strategies.md``): the mean validation
+        loss; the demographic-parity gap of the predicted probabilities between the
+        two groups of a sensitive attribute (the ``sensitive`` fit parameter or
+        ``sensitive_feature``); or the mean loss on adversarially perturbed
+        validation rows (``epsilon``, ``attack``).
+    epsilon : float or None, default=None
+        ``objective="robustness"`` only: strength of the attack (fraction of the way
+        to the decision boundary, or radius of the ball), in the estimator's input
+        space. ``None``: 1.3 for ``attack="boundary"`` (the value of the seed's
+        reference code, past the boundary), 0.1 otherwise.
+    attack : {"boundary", "linf", "l2"}, default="boundary"
+        ``objective="robustness"`` only: move each validation row towards the
+        decision boundary (seed 001's adversary for linear models), or take an
+        FGSM (``"linf"``) / FGM (``"l2"``) step.
+    sensitive_feature : int, str or None, default=None
+        ``objective="fairness"`` only: the column of ``X`` (position, or name when
+        ``X`` is a DataFrame) that holds the sensitive attribute, as an alternative
+        to the ``sensitive`` fit parameter. The column stays a model input.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and ``method="random"``.
     verbose : int, default=0
@@ -73,11 +118,18 @@ class InfluenceTrimmer(BaseRowSelector):
         One score per row of ``X``; higher = trimmed first. Held-out validation
         rows are never scored and hold ``nan``.
     trimmed_indices_ : ndarray of shape (n_dropped,)
-        Rows removed, most harmful first.
-    sample_indices_ : ndarray of shape (n_samples - n_dropped,)
-        Rows kept, in increasing order (imbalanced-learn's name).
+        The ``budget`` highest-scored rows, most harmful first: removed
+        (``"trim"``), relabeled (``"relabel"``) or only reported (``"reweight"``).
+    sample_indices_ : ndarray of shape (n_kept,)
+        Rows the final estimator was fitted on and :meth:`fit_resample` returns, in
+        increasing order (imbalanced-learn's name): the rows not trimmed for
+        ``"trim"``, every row otherwise.
+    new_labels_ : ndarray of shape (n_dropped,)
+        ``strategy="relabel"`` only: the labels given to ``trimmed_indices_``.
+    sample_weight_ : ndarray of shape (n_samples,)
+        ``strategy="reweight"`` only: the weight of every row in the final fit.
     estimator_ : estimator
-        Clone of ``estimator`` refitted on the kept rows.
+        Clone of ``estimator`` refitted on the kept (relabeled, reweighted) rows.
     classes_ : ndarray of shape (n_classes,)
         Class labels (classifiers only).
     n_features_in_ : int
@@ -114,6 +166,12 @@ class InfluenceTrimmer(BaseRowSelector):
         "scaling": [StrOptions(set(FI_SCALINGS))],
         "params": [StrOptions({"all", "last"}), list],
         "gauss_newton": ["boolean"],
+        "strategy": [StrOptions(set(STRATEGIES))],
+        "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "objective": [StrOptions(set(OBJECTIVES)), BaseObjective],
+        "epsilon": [Interval(Real, 0, None, closed="left"), None],
+        "attack": [StrOptions(set(ATTACKS))],
+        "sensitive_feature": [Interval(Integral, 0, None, closed="left"), str, None],
     }
 
     def __init__(
@@ -128,6 +186,12 @@ class InfluenceTrimmer(BaseRowSelector):
         scaling="appendix",
         params="all",
         gauss_newton=False,
+        strategy="trim",
+        temperature="auto",
+        objective="utility",
+        epsilon=None,
+        attack="boundary",
+        sensitive_feature=None,
         random_state=None,
         verbose=0,
     ):
@@ -140,10 +204,16 @@ class InfluenceTrimmer(BaseRowSelector):
         self.scaling = scaling
         self.params = params
         self.gauss_newton = gauss_newton
+        self.strategy = strategy
+        self.temperature = temperature
+        self.objective = objective
+        self.epsilon = epsilon
+        self.attack = attack
+        self.sensitive_feature = sensitive_feature
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, sensitive=None, sensitive_val=None):
         """Score the training rows, drop the ``budget`` most harmful, refit.
 
         Parameters
@@ -158,19 +228,77 @@ class InfluenceTrimmer(BaseRowSelector):
             ``validation``; every row of ``X`` is then scored.
         y_val : array-like of shape (n_val,), default=None
             Validation targets.
+        sensitive : array-like of shape (n_samples,), default=None
+            ``objective="fairness"``: the sensitive attribute of every row of ``X``
+            (two distinct values); the held-out validation rows' values are used.
+            Inside a pipeline pass it as ``influencetrimmer__sensitive=`` (or route
+            it with ``set_fit_request(sensitive=True)``); cross-validation slices it
+            with the rows.
+        sensitive_val : array-like of shape (n_val,), default=None
+            The sensitive attribute of the rows of ``X_val``, when ``X_val`` is given.
 
         Returns
         -------
         self : InfluenceTrimmer
             The fitted trimmer.
         """
-        return self._fit_selector(X, y, X_val, y_val)
+        self._validate_params()
+        if self.strategy == "relabel" and not is_classifier(self._inner()):
+            raise ValueError(
+                'strategy="relabel" gives rows another class label; it needs a '
+                'classifier. Use strategy="trim" or "reweight" for regressors.'
+            )
+        if self.strategy == "reweight" and not has_fit_parameter(self._inner(), "sample_weight"):
+            raise ValueError(
+                f'strategy="reweight" refits with sample weights, but '
+                f"{type(self._inner()).__name__}.fit takes no sample_weight; use "
+                'strategy="trim" or "relabel".'
+            )
+        if self.sensitive_feature is not None and (
+            sensitive is not None or sensitive_val is not None
+        ):
+            raise ValueError(
+                "pass the sensitive attribute either as sensitive_feature (a column of "
+                "X) or as the sensitive/sensitive_val fit parameters, not both."
+            )
+        return self._fit_selector(
+            X,
+            y,
+            X_val,
+            y_val,
+            aligned={"sensitive": sensitive},
+            aligned_val={"sensitive": sensitive_val},
+        )
+
+    def _sensitive_column(self, X_val):
+        """The ``sensitive_feature`` column of the validation rows."""
+        col = self.sensitive_feature
+        if isinstance(col, str):
+            names = getattr(self, "feature_names_in_", None)
+            if names is None or col not in names:
+                raise ValueError(
+                    f"sensitive_feature={col!r} is not a column name of X "
+                    f"({'X has no column names' if names is None else 'unknown name'}); "
+                    "pass a column position, or the sensitive fit parameter (inside a "
+                    "pipeline earlier steps usually drop the names)."
+                )
+            col = int(np.flatnonzero(names == col)[0])
+        if col >= X_val.shape[1]:
+            raise ValueError(
+                f"sensitive_feature={col} is out of range for X with {X_val.shape[1]} columns."
+            )
+        column = X_val[:, [col]]
+        column = column.toarray() if hasattr(column, "toarray") else np.asarray(column)
+        return column[:, 0]
 
     @property
     def _fit_before_scoring(self) -> bool:
-        return self.method != "random"  # random scores need no model
+        # random scores need no model; relabelling multiclass rows asks it for a class
+        return self.method != "random" or self.strategy == "relabel"
 
-    def _score_rows(self, estimator, X, y, X_val, y_val):
+    def _score_rows(self, estimator, X, y, X_val, y_val, sensitive=None):
+        if self.sensitive_feature is not None:
+            sensitive = self._sensitive_column(X_val)
         return _compute_scores(
             estimator,
             X,
@@ -184,4 +312,85 @@ class InfluenceTrimmer(BaseRowSelector):
             params=self.params,
             gauss_newton=self.gauss_newton,
             random_state=self.random_state,
+            objective=self.objective,
+            objective_options={
+                "sensitive": sensitive,
+                "epsilon": self.epsilon,
+                "attack": self.attack,
+            },
         )
+
+    # -- strategies --------------------------------------------------------------------
+    def _new_labels(self, X, y, model) -> np.ndarray:
+        """Labels for ``trimmed_indices_``: the other class, or the likeliest other one."""
+        rows = self.trimmed_indices_
+        current = y[rows]
+        if len(self.classes_) == 2 or len(rows) == 0:
+            return np.where(current == self.classes_[0], self.classes_[1], self.classes_[0])
+        proba = model.predict_proba(model_input(model, X[rows]))
+        classes = np.asarray(model.classes_)
+        proba = np.where(classes[None, :] == current[:, None], -np.inf, proba)
+        return classes[np.argmax(proba, axis=1)]
+
+    def _softmax_weights(self, scored) -> np.ndarray:
+        """``n_s · softmax(-scores / T)`` over the scored rows, 1 for held-out rows."""
+        scores = self.scores_[scored]
+        temperature = np.std(scores) if self.temperature == "auto" else self.temperature
+        weights = np.ones(len(self.scores_))
+        if not np.isfinite(scores).all():
+            raise ValueError('strategy="reweight" needs finite scores for every scored row.')
+        if temperature > 0:
+            a = -scores / temperature
+            a = np.exp(a - a.max())
+            weights[scored] = len(scored) * a / a.sum()
+        return weights
+
+    def _refit(self, X_fit, y_fit, X, y, model, scored):
+        if self.strategy == "trim":
+            return super()._refit(X_fit, y_fit, X, y, model, scored)
+        self.sample_indices_ = np.arange(len(y))
+        if self.strategy == "relabel":
+            self.new_labels_ = self._new_labels(X, y, model)
+            self._log(f"relabeled {len(self.new_labels_)} rows; refitting on every row")
+            return clone(self._inner()).fit(X_fit, self._relabeled(y_fit))
+        self.sample_weight_ = self._softmax_weights(scored)
+        self._log("refitting on every row with softmax weights")
+        return clone(self._inner()).fit(X_fit, y_fit, sample_weight=self.sample_weight_)
+
+    def _relabeled(self, y):
+        """A copy of ``y`` (array or pandas) with ``new_labels_`` at ``trimmed_indices_``."""
+        if hasattr(y, "iloc"):
+            out = y.copy()
+            out.iloc[self.trimmed_indices_] = self.new_labels_
+            return out
+        out = np.array(y, copy=True)
+        out[self.trimmed_indices_] = self.new_labels_
+        return out
+
+    def fit_resample(self, X, y, **fit_params):
+        """Fit, then return the data the strategy made (imbalanced-learn's protocol).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows.
+        y : array-like of shape (n_samples,)
+            Targets.
+        **fit_params : dict
+            Passed to :meth:`fit` (``X_val``, ``y_val``, ``sensitive``,
+            ``sensitive_val``).
+
+        Returns
+        -------
+        X_resampled : {array-like, sparse matrix} of shape (n_kept, n_features)
+            The rows in :attr:`sample_indices_`, of the same type as ``X``: the kept
+            rows for ``"trim"``, every row for ``"relabel"`` and ``"reweight"``.
+        y_resampled : array-like of shape (n_kept,)
+            Their targets; for ``"relabel"`` with :attr:`new_labels_` in place of the
+            flagged rows' labels. For ``"reweight"`` the targets are unchanged: a
+            sampler cannot return weights, they are in :attr:`sample_weight_`.
+        """
+        X_res, y_res = super().fit_resample(X, y, **fit_params)
+        if self.strategy == "relabel":
+            y_res = self._relabeled(y_res)
+        return X_res, y_res
