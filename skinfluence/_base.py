@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _num_samples, validate_data
 
 from ._delegate import DelegateMixin
 from .adapters import model_input
@@ -80,8 +80,16 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             ) from exc
         return np.sort(train), np.sort(val)
 
-    def _fit_selector(self, X, y, X_val=None, y_val=None):
-        """Validate, score, select and refit. Sets every fitted attribute."""
+    def _fit_selector(self, X, y, X_val=None, y_val=None, *, aligned=None, aligned_val=None):
+        """Validate, score, select and refit. Sets every fitted attribute.
+
+        ``aligned`` holds extra row-aligned arrays (name -> array, one value per row
+        of ``X``, ``None`` = not given) that the scorer needs on the validation rows:
+        they are sliced to the held-out rows when ``validation`` splits internally.
+        With explicit ``X_val``, ``aligned_val`` holds them for the rows of ``X_val``
+        instead. The resolved arrays are passed to :meth:`_score_rows` as keywords
+        (only when there are any).
+        """
         self._validate_params()
         classifier = is_classifier(self._inner())
         X_in, y_in = X, y
@@ -97,14 +105,42 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         X, y = check_xy(X, y, classifier=classifier)
         if classifier:
             self.classes_ = np.unique(y)
+        aligned = {k: v for k, v in (aligned or {}).items() if v is not None}
+        aligned_val = {k: v for k, v in (aligned_val or {}).items() if v is not None}
+        for name, values in aligned.items():
+            if _num_samples(values) != len(y):
+                raise ValueError(
+                    f"{name} must have one value per row of X ({len(y)}), got "
+                    f"{_num_samples(values)}."
+                )
         if X_val is None and y_val is None:
+            if aligned_val:
+                raise ValueError(
+                    f"{', '.join(f'{k}_val' for k in aligned_val)} goes with X_val and "
+                    f"y_val; without them pass {', '.join(aligned_val)} (one value per "
+                    "row of X) and it is sliced to the held-out rows."
+                )
             scored, val = self._split(y)
             X_val_arr, y_val_arr = X[val], y[val]
+            val_kw = {k: _safe_indexing(v, val) for k, v in aligned.items()}
         else:
             X_val_arr, y_val_arr = check_validation_set(
                 X_val, y_val, X.shape[1], classifier=classifier
             )
             scored = np.arange(len(y))
+            missing = sorted(set(aligned) - set(aligned_val))
+            if missing:
+                raise ValueError(
+                    f"with X_val, pass {', '.join(f'{k}_val' for k in missing)} (one "
+                    f"value per row of X_val) instead of {', '.join(missing)}."
+                )
+            for name, values in aligned_val.items():
+                if _num_samples(values) != X_val_arr.shape[0]:
+                    raise ValueError(
+                        f"{name}_val must have one value per row of X_val "
+                        f"({X_val_arr.shape[0]}), got {_num_samples(values)}."
+                    )
+            val_kw = dict(aligned_val)
         if classifier:
             check_two_classes(y[scored], type(self).__name__)
         n_drop = n_to_drop(self.budget, len(scored))
@@ -123,7 +159,7 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             )
         start = time.perf_counter()
         row_scores = np.asarray(
-            self._score_rows(model, X[scored], y[scored], X_val_arr, y_val_arr),
+            self._score_rows(model, X[scored], y[scored], X_val_arr, y_val_arr, **val_kw),
             dtype=np.float64,
         )
         self._log(f"scored {len(scored)} rows in {time.perf_counter() - start:.2f}s")
@@ -135,12 +171,27 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         keep = np.ones(len(y), dtype=bool)
         keep[self.trimmed_indices_] = False
         self.sample_indices_ = np.flatnonzero(keep)
-        self._log(f"dropped {n_drop} rows; refitting on {keep.sum()} rows")
-        self.estimator_ = clone(self._inner()).fit(
+        self.estimator_ = self._refit(X_fit, y_fit, X, y, model, scored)
+        return self
+
+    def _refit(self, X_fit, y_fit, X, y, model, scored):
+        """Return the final estimator, once ``trimmed_indices_`` are set.
+
+        The default drops the selected rows and refits on ``sample_indices_``.
+        ``X_fit, y_fit`` are the rows as given (pandas kept), ``X, y`` the validated
+        arrays, ``model`` the clone that was scored (``None`` when not fitted) and
+        ``scored`` the positions of the scored rows.
+        A subclass with another strategy overrides it (and may set its own fitted
+        attributes here).
+        """
+        self._log(
+            f"dropped {len(self.trimmed_indices_)} rows; refitting on "
+            f"{len(self.sample_indices_)} rows"
+        )
+        return clone(self._inner()).fit(
             _safe_indexing(X_fit, self.sample_indices_),
             _safe_indexing(y_fit, self.sample_indices_),
         )
-        return self
 
     def fit_resample(self, X, y, **fit_params):
         """Fit, then return the kept rows (imbalanced-learn's sampler protocol).

@@ -386,6 +386,10 @@ class TrimmingCurveDisplay:
         budgets, methods = list(budgets), list(methods)
         if not budgets or not methods:
             raise ValueError("pass at least one budget and one method.")
+        if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+            raise TypeError(
+                f"random_state must be an int (the seed of every fit), got {random_state!r}."
+            )
         seed = int(random_state)
         jobs = [
             (

@@ -87,6 +87,10 @@ def influence_scores(
     params="all",
     gauss_newton: bool = False,
     random_state=None,
+    objective="utility",
+    sensitive_val=None,
+    epsilon: float | None = None,
+    attack: str = "boundary",
 ) -> np.ndarray:
     """Score every training row of a fitted estimator by its influence.
 
@@ -122,6 +126,22 @@ def influence_scores(
         Use the Gauss-Newton matrix instead of the Hessian (skorch nets only).
     random_state : int, RandomState instance or None, default=None
         Seed of ``method="random"``.
+    objective : {"utility", "fairness", "robustness"} or BaseObjective, \
+            default="utility"
+        The validation objective ``f_V`` whose change the gradient-based methods
+        predict: the mean validation loss, the demographic-parity gap of the
+        predicted probabilities between the two groups of ``sensitive_val``, or the
+        mean loss on adversarially perturbed validation rows (``epsilon``,
+        ``attack``). See :mod:`skinfluence.influence._objectives`.
+    sensitive_val : array-like of shape (n_val,), default=None
+        ``objective="fairness"`` only: the sensitive attribute of the validation
+        rows (exactly two distinct values).
+    epsilon : float or None, default=None
+        ``objective="robustness"`` only: strength of the attack; ``None`` means 1.3
+        for ``attack="boundary"`` (the seed's reference value) and 0.1 otherwise.
+    attack : {"boundary", "linf", "l2"}, default="boundary"
+        ``objective="robustness"`` only: the white-box adversary (move towards the
+        decision boundary, FGSM step, FGM step).
 
     Returns
     -------
@@ -160,4 +180,6 @@ def influence_scores(
         params=params,
         gauss_newton=gauss_newton,
         random_state=random_state,
+        objective=objective,
+        objective_options={"sensitive": sensitive_val, "epsilon": epsilon, "attack": attack},
     )

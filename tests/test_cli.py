@@ -353,3 +353,16 @@ def test_console_script_errors_without_traceback(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("skinfluence clean: error: no such file")
     assert "Traceback" not in result.stderr
+
+
+def test_report_without_matplotlib(tmp_path, data_csv, monkeypatch, capsys):
+    """Without matplotlib the report still has its tables and says how to get plots."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    report = tmp_path / "r.html"
+    argv = ["clean", str(data_csv), "--target", "label", "--report", str(report)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    page = report.read_text()
+    assert "data:image/png" not in page
+    assert "skinfluence[plot]" in page and "Flagged rows (8)" in page

@@ -117,6 +117,10 @@ def test_trimming_curve_bad_input():
         TrimmingCurveDisplay.from_estimator(LogisticRegression(), X, y, X_test, y_test)
     with pytest.raises(ValueError, match="n_repeats"):
         TrimmingCurveDisplay.from_estimator(InfluenceTrimmer(), X, y, X_test, y_test, n_repeats=0)
+    with pytest.raises(TypeError, match="random_state must be an int"):
+        TrimmingCurveDisplay.from_estimator(
+            InfluenceTrimmer(), X, y, X_test, y_test, random_state=None
+        )
     with pytest.raises(ValueError, match="one per budget"):
         TrimmingCurveDisplay([0, 1], {"fi": [0.5, 0.6, 0.7]})
 

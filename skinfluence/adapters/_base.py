@@ -114,6 +114,22 @@ class BaseAdapter(ABC):
     def encode_y(self, y) -> np.ndarray:
         """Map user labels to the encoding the other methods take."""
 
+    def outputs(self, X) -> np.ndarray:
+        """Return the model's raw outputs ``f`` (logits or the mean), shape ``(n, K')``.
+
+        Optional (the robustness objective uses it); adapters without it raise
+        ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no outputs()")
+
+    def input_grad(self, X, y: np.ndarray) -> np.ndarray:
+        """Return the per-row input gradients ``∂x L(y_i, x_i; θ̂)``, shape ``(n, p)``.
+
+        Optional (the robustness objective uses it); adapters without it raise
+        ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no input_grad()")
+
     # -- mixed derivative ---------------------------------------------------------------
     @abstractmethod
     def mixed_product(self, X, y: np.ndarray, U: np.ndarray) -> np.ndarray:

@@ -298,6 +298,15 @@ class LinearAdapter(BaseAdapter):
         Xt = self._tilde(Xd)
         return (r[:, :, None] * Xt[:, None, :]).reshape(len(Xd), -1)
 
+    def outputs(self, X) -> np.ndarray:
+        return self._z(_dense_rows(X))
+
+    def input_grad(self, X, y) -> np.ndarray:
+        # ∂x L = rᵀ W with r = ∂L/∂z
+        Xd = _dense_rows(X)
+        r, _ = self._first_second(self._z(Xd), y)
+        return r @ self.W
+
     def mixed_product(self, X, y, U) -> np.ndarray:
         Xd = _dense_rows(X)
         Xt = self._tilde(Xd)

@@ -680,6 +680,40 @@ class TorchAdapter(BaseAdapter):
             G = vmap(grad(self._row_loss), in_dims=(None, 0, 0))(self._theta, Xt, Tt)
         return G.detach().cpu().numpy()
 
+    def outputs(self, X) -> np.ndarray:
+        """Return the outputs ``f`` (logits, log-probabilities or mean), shape (n, K').
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (n, K')
+        """
+        with _eval_mode(self.module), torch.no_grad():
+            return self._forward(self._theta, self._rows(X)).cpu().numpy()
+
+    def input_grad(self, X, y) -> np.ndarray:
+        """Return the per-row input gradients ``∂x L(y_i, x_i; θ̂)`` (``vmap`` of ``grad``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Rows.
+        y : ndarray of shape (n,)
+            Encoded targets (:meth:`encode_y`).
+
+        Returns
+        -------
+        ndarray of shape (n, p)
+        """
+        Xt, Tt = self._rows(X), self._targets(y)
+        with _eval_mode(self.module):
+            G = vmap(grad(self._row_loss, argnums=1), in_dims=(None, 0, 0))(self._theta, Xt, Tt)
+        return G.detach().cpu().numpy()
+
     # -- mixed derivative ------------------------------------------------------------
     def mixed_product(self, X, y, U) -> np.ndarray:
         """Return ``∂x (U[i, r] · ∂θ L(y_i, x; θ̂))`` at ``x = x_i`` for every row.
