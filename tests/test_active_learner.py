@@ -51,7 +51,7 @@ def test_pair_equals_fi_util_with_the_pool_row_as_validation_set(classes, scalin
     F = fi_pairs(adapter, solver, XL, yL, XU, scaling=scaling)
     y_pred = adapter.encode_y(model.predict(XU))
     for u in range(0, len(XU), 13):
-        ref = fi_scores(adapter, solver, XL, yL, XU[u : u + 1], y_pred[u : u + 1], scaling)
+        ref = fi_scores(adapter, solver, XL, yL, XU[u : u + 1], y_pred[u : u + 1], scaling=scaling)
         np.testing.assert_allclose(F[:, u], ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
 
 
