@@ -22,7 +22,9 @@ truncated spectral inverse once the top ``k`` Ritz pairs have converged. ``dampi
 shifts every kept eigenvalue; it does not fill in the dropped complement.
 
 If the Krylov space becomes invariant before ``n_iter`` steps (``‖w‖`` below
-``1e-12 ‖H‖``), the iteration stops there: the span is then exact.
+``1e-12 ‖H‖``, which happens when ``H`` has repeated eigenvalues, e.g. the null space
+of a Gauss-Newton matrix), the iteration goes on from a fresh random direction
+orthogonal to the basis, so ``n_iter = m`` always spans everything.
 
 Cost: ``n_iter`` single-vector HVPs and ``O(m · n_iter²)`` for the orthogonalisation
 in :meth:`ArnoldiSolver.fit` (``m · n_iter`` floats stored while fitting, ``m · k``
@@ -68,7 +70,7 @@ class ArnoldiSolver(BaseSolver):
     eigenvectors_ : ndarray of shape (m, k)
         The matching orthonormal Ritz vectors.
     n_iter_ : int
-        HVPs used (fewer than ``n_iter`` when the Krylov space became invariant).
+        HVPs used (the Krylov dimension).
 
     Notes
     -----
@@ -129,11 +131,19 @@ class ArnoldiSolver(BaseSolver):
                 Hs[: j + 1, j] += c
             beta = float(np.linalg.norm(w))
             size = max(size, float(np.abs(Hs[: j + 1, j]).max()), beta)
-            Hs[j + 1, j] = beta
-            if beta <= 1e-12 * max(size, 1e-300):  # invariant subspace: exact from here
+            if beta > 1e-12 * max(size, 1e-300):
+                Hs[j + 1, j] = beta
+                Q[:, j + 1] = w / beta
+                continue
+            # invariant subspace (e.g. repeated eigenvalues): go on from a fresh random
+            # direction orthogonal to the basis, with a zero coupling in T
+            if j + 1 == m:
                 steps = j + 1
                 break
-            Q[:, j + 1] = w / beta
+            w = rng.normal(size=m)
+            for _ in range(2):
+                w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
+            Q[:, j + 1] = w / np.linalg.norm(w)
         self.n_iter_ = steps
         T = Hs[:steps, :steps]
         theta, Y = np.linalg.eigh(0.5 * (T + T.T))
