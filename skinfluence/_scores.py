@@ -91,6 +91,8 @@ def influence_scores(
     sensitive_val=None,
     epsilon: float | None = None,
     attack: str = "boundary",
+    gif_selection="gradients",
+    gif_fraction: float = 0.05,
 ) -> np.ndarray:
     """Score every training row of a fitted estimator by its influence.
 
@@ -112,8 +114,10 @@ def influence_scores(
         ``"fi"``: FI^util of seed 000 (local influence on the perturbation
         manifold); ``"if"``: classic influence on the validation loss (Koh & Liang,
         the IV baseline); ``"random"``: uniform random scores.
-    solver : {"exact", "cg"} or BaseSolver, default="exact"
-        How inverse-Hessian-vector products are computed.
+    solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
+            or BaseSolver, default="exact"
+        How inverse-Hessian-vector products are computed (see
+        ``docs/curvature.md``).
     damping : float, default=0.0
         Added to the Hessian's diagonal before inversion.
     scaling : {"appendix", "algorithm", "main"}, default="appendix"
@@ -142,6 +146,14 @@ def influence_scores(
     attack : {"boundary", "linf", "l2"}, default="boundary"
         ``objective="robustness"`` only: the white-box adversary (move towards the
         decision boundary, FGSM step, FGM step).
+    gif_selection : str or array-like, default="gradients"
+        ``method="gif"`` only (seed 004): the parameters ``J`` influence is restricted
+        to — ``"gradients"`` / ``"outputs"`` (Highest-k), ``"lowest_gradients"`` /
+        ``"lowest_outputs"``, ``"random"``, ``"all"`` (= ``"if"``), or positions in
+        ``θ`` / a boolean mask. ``gif`` needs ``solver="exact"`` or
+        ``"modified_lissa"``; see :mod:`skinfluence.influence._gif`.
+    gif_fraction : float, default=0.05
+        ``method="gif"`` only: share of each parameter group a rule selects.
 
     Returns
     -------
@@ -182,4 +194,6 @@ def influence_scores(
         random_state=random_state,
         objective=objective,
         objective_options={"sensitive": sensitive_val, "epsilon": epsilon, "attack": attack},
+        gif_selection=gif_selection,
+        gif_fraction=gif_fraction,
     )

@@ -13,7 +13,7 @@ from ._base import BaseRowSelector
 from ._scores import METHODS, _compute_scores
 from .adapters import model_input
 from .curvature import SOLVERS, BaseSolver
-from .influence import FI_SCALINGS, OBJECTIVES, BaseObjective
+from .influence import FI_SCALINGS, GIF_SELECTIONS, OBJECTIVES, BaseObjective
 from .influence._objectives import ATTACKS
 
 STRATEGIES = ("trim", "relabel", "reweight")
@@ -46,6 +46,11 @@ class InfluenceTrimmer(BaseRowSelector):
         - ``"if"`` — minus the classic influence on the mean validation loss
           (Koh & Liang; Chhabra et al.'s IV): the predicted decrease of the
           validation loss when the row is removed.
+        - ``"gif"`` — generalized influence (seed 004 eq. 6):
+          ``-(1/n) ((H_J⁺)ᵀ ∂_J f_V)ᵀ ∂θL_i``, ``"if"`` restricted to the parameters
+          ``J`` of ``gif_selection`` with the others held fixed (Moore-Penrose
+          form); the raw GIF's predicted validation change on removal, negated.
+          Needs ``solver="exact"`` or ``"modified_lissa"``.
         - ``"random"`` — uniform random scores (the baseline).
     budget : int or float, default=0.05
         Rows to drop: an int is a count, a float in ``[0, 1)`` a fraction of the
@@ -54,9 +59,11 @@ class InfluenceTrimmer(BaseRowSelector):
         Share of the rows held out (stratified for classifiers) to score against
         when ``X_val, y_val`` are not passed to :meth:`fit`. Held-out rows are never
         trimmed and are used in the final refit.
-    solver : {"exact", "cg"} or BaseSolver, default="exact"
-        Inverse-Hessian-vector products: Cholesky (pseudo-inverse when singular) or
-        conjugate gradient.
+    solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
+            or BaseSolver, default="exact"
+        Inverse-Hessian-vector products: Cholesky (pseudo-inverse when singular),
+        conjugate gradient, K-FAC / EK-FAC (skorch nets), LiSSA, seed 004's modified
+        LiSSA, or Arnoldi's top eigenspace; see ``docs/curvature.md``.
     damping : float, default=0.0
         Added to the Hessian's diagonal before inversion.
     scaling : {"appendix", "algorithm", "main"}, default="appendix"
@@ -107,6 +114,13 @@ class InfluenceTrimmer(BaseRowSelector):
         ``objective="fairness"`` only: the column of ``X`` (position, or name when
         ``X`` is a DataFrame) that holds the sensitive attribute, as an alternative
         to the ``sensitive`` fit parameter. The column stays a model input.
+    gif_selection : str or array-like, default="gradients"
+        ``method="gif"`` only: the parameter-selection rule of seed 004 §4 —
+        ``"gradients"`` / ``"outputs"`` (Highest-k), ``"lowest_gradients"`` /
+        ``"lowest_outputs"``, ``"random"``, ``"all"`` (= ``"if"``) — or parameter
+        positions in ``θ`` / a boolean mask.
+    gif_fraction : float in (0, 1], default=0.05
+        ``method="gif"`` only: share of each parameter group a rule selects.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and ``method="random"``.
     verbose : int, default=0
@@ -172,6 +186,8 @@ class InfluenceTrimmer(BaseRowSelector):
         "epsilon": [Interval(Real, 0, None, closed="left"), None],
         "attack": [StrOptions(set(ATTACKS))],
         "sensitive_feature": [Interval(Integral, 0, None, closed="left"), str, None],
+        "gif_selection": [StrOptions(set(GIF_SELECTIONS)), "array-like"],
+        "gif_fraction": [Interval(Real, 0, 1, closed="right")],
     }
 
     def __init__(
@@ -192,6 +208,8 @@ class InfluenceTrimmer(BaseRowSelector):
         epsilon=None,
         attack="boundary",
         sensitive_feature=None,
+        gif_selection="gradients",
+        gif_fraction=0.05,
         random_state=None,
         verbose=0,
     ):
@@ -210,6 +228,8 @@ class InfluenceTrimmer(BaseRowSelector):
         self.epsilon = epsilon
         self.attack = attack
         self.sensitive_feature = sensitive_feature
+        self.gif_selection = gif_selection
+        self.gif_fraction = gif_fraction
         self.random_state = random_state
         self.verbose = verbose
 
@@ -318,6 +338,8 @@ class InfluenceTrimmer(BaseRowSelector):
                 "epsilon": self.epsilon,
                 "attack": self.attack,
             },
+            gif_selection=self.gif_selection,
+            gif_fraction=self.gif_fraction,
         )
 
     # -- strategies --------------------------------------------------------------------
