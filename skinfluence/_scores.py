@@ -91,6 +91,8 @@ def influence_scores(
     sensitive_val=None,
     epsilon: float | None = None,
     attack: str = "boundary",
+    n_estimators: int = 5,
+    dropout: float = 0.1,
     gif_selection="gradients",
     gif_fraction: float = 0.05,
 ) -> np.ndarray:
@@ -110,16 +112,25 @@ def influence_scores(
         Validation rows whose mean loss the influence refers to.
     y_val : array-like of shape (n_val,)
         Their targets.
-    method : {"fi", "if", "random"}, default="fi"
-        ``"fi"``: FI^util of seed 000 (local influence on the perturbation
-        manifold); ``"if"``: classic influence on the validation loss (Koh & Liang,
-        the IV baseline); ``"random"``: uniform random scores.
+    method : str, default="fi"
+        One of ``METHODS``; see :class:`~skinfluence.InfluenceTrimmer` for every
+        method's formula and orientation. ``"fi"``: FI^util of seed 000 (local
+        influence on the perturbation manifold); ``"if"``: classic influence on the
+        validation loss (Koh & Liang, the IV baseline); ``"ip"`` / ``"ip_ensemble"``:
+        Hessian-free inner products (seed 001), the latter averaged over dropout
+        masks; ``"self"``: self-influence (Cook's distance, seed 002);
+        ``"tracin"`` / ``"self_tracin"``: TracIn-CP over the checkpoints of a skorch
+        net's ``skinfluence.callbacks.TracInCheckpoints``; ``"datainf"``: DataInf's
+        closed-form per-layer inverse; ``"representer"``: representer points of
+        the L2-regularised last linear layer; ``"gif"``: generalized influence on
+        selected parameters (seed 004); ``"random"``: uniform random scores.
     solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
             or BaseSolver, default="exact"
         How inverse-Hessian-vector products are computed (see
         ``docs/curvature.md``).
     damping : float, default=0.0
-        Added to the Hessian's diagonal before inversion.
+        Added to the Hessian's diagonal before inversion. ``method="datainf"``:
+        the per-layer damping ``λ_l`` (0 = Kwon et al.'s rule).
     scaling : {"appendix", "algorithm", "main"}, default="appendix"
         ``"fi"`` only: the factor of ``∂ωθ̂`` (``-1/n``, ``1``, ``+1/n``); see
         :mod:`skinfluence.influence._fi`.
@@ -129,7 +140,7 @@ def influence_scores(
     gauss_newton : bool, default=False
         Use the Gauss-Newton matrix instead of the Hessian (skorch nets only).
     random_state : int, RandomState instance or None, default=None
-        Seed of ``method="random"``.
+        Seed of ``method="random"`` and of ``"ip_ensemble"``'s dropout masks.
     objective : {"utility", "fairness", "robustness"} or BaseObjective, \
             default="utility"
         The validation objective ``f_V`` whose change the gradient-based methods
@@ -146,6 +157,11 @@ def influence_scores(
     attack : {"boundary", "linf", "l2"}, default="boundary"
         ``objective="robustness"`` only: the white-box adversary (move towards the
         decision boundary, FGSM step, FGM step).
+    n_estimators : int, default=5
+        ``method="ip_ensemble"`` only: number of dropout-masked models ``E``.
+    dropout : float, default=0.1
+        ``method="ip_ensemble"`` only: probability that a parameter is zeroed in a
+        mask (the kept ones are scaled by ``1/(1 - dropout)``).
     gif_selection : str or array-like, default="gradients"
         ``method="gif"`` only (seed 004): the parameters ``J`` influence is restricted
         to — ``"gradients"`` / ``"outputs"`` (Highest-k), ``"lowest_gradients"`` /
@@ -194,6 +210,8 @@ def influence_scores(
         random_state=random_state,
         objective=objective,
         objective_options={"sensitive": sensitive_val, "epsilon": epsilon, "attack": attack},
+        n_estimators=n_estimators,
+        dropout=dropout,
         gif_selection=gif_selection,
         gif_fraction=gif_fraction,
     )

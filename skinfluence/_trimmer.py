@@ -36,7 +36,8 @@ class InfluenceTrimmer(BaseRowSelector):
         ``LogisticRegression()``. Supported: ``LogisticRegression`` (L2 or no
         penalty), ``SGDClassifier(loss="log_loss")`` (binary), ``LinearRegression``,
         ``Ridge``, ``SGDRegressor(loss="squared_error")`` and skorch nets.
-    method : {"fi", "if", "random"}, default="fi"
+    method : {"fi", "if", "ip", "ip_ensemble", "self", "tracin", "self_tracin", \
+            "datainf", "representer", "gif", "random"}, default="fi"
         The influence measure. Every score is oriented so that higher = trimmed
         first:
 
@@ -46,12 +47,35 @@ class InfluenceTrimmer(BaseRowSelector):
         - ``"if"`` — minus the classic influence on the mean validation loss
           (Koh & Liang; Chhabra et al.'s IV): the predicted decrease of the
           validation loss when the row is removed.
+        - ``"ip"`` — Hessian-free inner product (seed 001 eq. 2):
+          ``-(1/n) ∂θf_Vᵀ ∂θL_i``, i.e. ``"if"`` with ``H = I``; the raw IP
+          (positive = helpful row) negated.
+        - ``"ip_ensemble"`` — ``"ip"`` averaged over ``n_estimators`` models whose
+          parameters are masked by inverted ``dropout`` (no retraining).
+        - ``"self"`` — self-influence ``∂θL_iᵀ H⁻¹ ∂θL_i`` (Cook's distance of
+          seed 002; ≥ 0, large = the model bends to fit the row); use
+          ``params="last"`` for the last layer only, as in the seed.
+        - ``"tracin"`` — TracIn-CP (Pruthi et al.):
+          ``-(1/n) Σ_t η_t ∂θf_V(θ_t)ᵀ ∂θL_i(θ_t)`` over the checkpoints of a
+          skorch net fitted with ``skinfluence.callbacks.TracInCheckpoints``; the
+          raw TracIn (positive = proponent) negated.
+        - ``"self_tracin"`` — ``Σ_t η_t ‖∂θL_i(θ_t)‖²`` over the same checkpoints
+          (large = hard to fit throughout training).
+        - ``"datainf"`` — ``"if"`` with DataInf's closed-form per-layer inverse of
+          the damped empirical Fisher (Kwon et al. 2024).
+        - ``"representer"`` — representer points of the L2-regularised last
+          linear layer (Yeh et al. 2018): ``mean_j (∂L_j/∂s_j)ᵀ α_i k(x_i, x_j)``,
+          the predicted decrease of the validation loss when row ``i``'s term is
+          removed from the pre-activations.
         - ``"gif"`` — generalized influence (seed 004 eq. 6):
           ``-(1/n) ((H_J⁺)ᵀ ∂_J f_V)ᵀ ∂θL_i``, ``"if"`` restricted to the parameters
           ``J`` of ``gif_selection`` with the others held fixed (Moore-Penrose
           form); the raw GIF's predicted validation change on removal, negated.
           Needs ``solver="exact"`` or ``"modified_lissa"``.
         - ``"random"`` — uniform random scores (the baseline).
+
+        Every gradient-based method but ``"self"`` and ``"self_tracin"`` measures
+        influence on ``objective``. See ``docs/methods.md`` for sources and costs.
     budget : int or float, default=0.05
         Rows to drop: an int is a count, a float in ``[0, 1)`` a fraction of the
         scored training rows, 0 keeps every row.
@@ -65,7 +89,8 @@ class InfluenceTrimmer(BaseRowSelector):
         conjugate gradient, K-FAC / EK-FAC (skorch nets), LiSSA, seed 004's modified
         LiSSA, or Arnoldi's top eigenspace; see ``docs/curvature.md``.
     damping : float, default=0.0
-        Added to the Hessian's diagonal before inversion.
+        Added to the Hessian's diagonal before inversion. ``method="datainf"``:
+        the per-layer damping ``λ_l`` (0 = Kwon et al.'s rule).
     scaling : {"appendix", "algorithm", "main"}, default="appendix"
         ``method="fi"`` only: the factor of ``∂ωθ̂`` — ``-1/n`` (Appendix A, the
         derivation), ``1`` (Algorithm 1) or ``+1/n`` (main text). It changes the
@@ -114,6 +139,11 @@ class InfluenceTrimmer(BaseRowSelector):
         ``objective="fairness"`` only: the column of ``X`` (position, or name when
         ``X`` is a DataFrame) that holds the sensitive attribute, as an alternative
         to the ``sensitive`` fit parameter. The column stays a model input.
+    n_estimators : int, default=5
+        ``method="ip_ensemble"`` only: number of dropout-masked models.
+    dropout : float in [0, 1), default=0.1
+        ``method="ip_ensemble"`` only: probability that a parameter is zeroed (the
+        kept ones are scaled by ``1/(1 - dropout)``).
     gif_selection : str or array-like, default="gradients"
         ``method="gif"`` only: the parameter-selection rule of seed 004 §4 —
         ``"gradients"`` / ``"outputs"`` (Highest-k), ``"lowest_gradients"`` /
@@ -122,7 +152,8 @@ class InfluenceTrimmer(BaseRowSelector):
     gif_fraction : float in (0, 1], default=0.05
         ``method="gif"`` only: share of each parameter group a rule selects.
     random_state : int, RandomState instance or None, default=None
-        Seeds the validation split and ``method="random"``.
+        Seeds the validation split, ``method="random"`` and the masks of
+        ``"ip_ensemble"``.
     verbose : int, default=0
         Print the stages and their timings.
 
@@ -186,6 +217,8 @@ class InfluenceTrimmer(BaseRowSelector):
         "epsilon": [Interval(Real, 0, None, closed="left"), None],
         "attack": [StrOptions(set(ATTACKS))],
         "sensitive_feature": [Interval(Integral, 0, None, closed="left"), str, None],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
         "gif_selection": [StrOptions(set(GIF_SELECTIONS)), "array-like"],
         "gif_fraction": [Interval(Real, 0, 1, closed="right")],
     }
@@ -208,6 +241,8 @@ class InfluenceTrimmer(BaseRowSelector):
         epsilon=None,
         attack="boundary",
         sensitive_feature=None,
+        n_estimators=5,
+        dropout=0.1,
         gif_selection="gradients",
         gif_fraction=0.05,
         random_state=None,
@@ -228,6 +263,8 @@ class InfluenceTrimmer(BaseRowSelector):
         self.epsilon = epsilon
         self.attack = attack
         self.sensitive_feature = sensitive_feature
+        self.n_estimators = n_estimators
+        self.dropout = dropout
         self.gif_selection = gif_selection
         self.gif_fraction = gif_fraction
         self.random_state = random_state
@@ -338,6 +375,8 @@ class InfluenceTrimmer(BaseRowSelector):
                 "epsilon": self.epsilon,
                 "attack": self.attack,
             },
+            n_estimators=self.n_estimators,
+            dropout=self.dropout,
             gif_selection=self.gif_selection,
             gif_fraction=self.gif_fraction,
         )
