@@ -431,3 +431,37 @@ def test_make_objective():
     assert (obj.epsilon, obj.attack) == (0.5, "l2")
     fair = FairnessObjective([0, 1])
     assert make_objective(fair) is fair
+
+
+@pytest.mark.torch
+def test_torch_adapter_outputs_and_input_gradients():
+    """skorch nets: ``outputs``/``input_grad`` of a logistic net against the closed form."""
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4)).astype(np.float32)
+    y = (X @ rng.normal(size=4) + rng.normal(size=80) > 0).astype(np.int64)
+    torch.manual_seed(0)
+    net = skorch.NeuralNetBinaryClassifier(
+        torch.nn.Linear(4, 1), max_epochs=5, lr=0.1, train_split=None, verbose=0
+    ).fit(X, y.astype(np.float32))
+    adapter = make_adapter(net, X, y)
+    w = net.module_.weight.detach().double().numpy()[0]
+    b = float(net.module_.bias.detach().double().numpy()[0])
+    z = X.astype(np.float64) @ w + b
+    np.testing.assert_allclose(adapter.outputs(X)[:, 0], z, rtol=1e-10, atol=1e-12)
+    y_enc = adapter.encode_y(y)
+    expected = (expit(z) - y_enc)[:, None] * w
+    np.testing.assert_allclose(adapter.input_grad(X, y_enc), expected, rtol=1e-10, atol=1e-12)
+    # the attacks run on the net: FGSM is exact for this one-output linear model
+    X_adv = RobustnessObjective(0.2, "linf").perturb(adapter, X, y_enc)
+    np.testing.assert_allclose(X_adv, X + 0.2 * np.sign(expected), rtol=1e-6)
+    X_b = RobustnessObjective(1.0, "boundary").perturb(adapter, X, y_enc)
+    np.testing.assert_allclose(X_b @ w + b, 0.0, atol=1e-6)
+    # the fairness gradient of the net equals that of the same logistic regression
+    lr = LogisticRegression()
+    lr.coef_, lr.intercept_, lr.classes_ = w[None, :], np.array([b]), np.array([0, 1])
+    s = (X[:, 0] > 0).astype(int)
+    g_net = FairnessObjective(s).grad(adapter, X, y_enc)
+    g_lr = FairnessObjective(s).grad(make_adapter(lr, X.astype(np.float64), y), X, y_enc)
+    np.testing.assert_allclose(g_net, g_lr, rtol=1e-8, atol=1e-12)
