@@ -270,6 +270,13 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads")
     parser.add_argument("--out-dir", type=Path, default=None)
     args = parser.parse_args(argv)
+    try:
+        import cleanlab  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise SystemExit(
+            "bench_noisy_labels compares with cleanlab: pip install cleanlab "
+            "(a benchmark-only dependency)."
+        ) from exc
     if args.threads > 0:
         threadpool_limits(args.threads)
         torch.set_num_threads(args.threads)
