@@ -20,6 +20,10 @@ Three settings, one run:
 3. **Small CNN on scikit-learn's digits** (1,437 rows, ``--quick`` 400; conv 1→4,
    3×3, then a linear head): the same, with ``params="all"`` and ``params="last"``.
 
+pyDVL is a benchmark-only dependency; pyDVL 0.10.0 pins ``numpy<2`` and its influence
+module needs zarr, so in a numpy-2 environment:
+``pip install --no-deps pydvl==0.10.0 && pip install pyDeprecate more-itertools cvxpy zarr``.
+
 Writes ``benchmarks/results/bench_influence_speed[_quick].json``.
 Run: ``python benchmarks/bench_influence_speed.py [--quick]``.
 """
