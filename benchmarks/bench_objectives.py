@@ -50,7 +50,8 @@ the actual change after refitting without ``S``, over 9 sets per seed (the top, 
 bottom and a random ``b`` rows for each budget); reported: Pearson r, Spearman ρ,
 share of sets with the predicted sign, and actual / predicted for the top-1 % and
 top-10 % sets. The robustness objective is evaluated on the *fixed* adversarial
-validation set (what the score differentiates). ``fi`` (a non-negative sensitivity,
+validation set (what the score differentiates) and, in extra rows, on the validation
+rows attacked again against each refitted model ("re-attacked"). ``fi`` (a non-negative sensitivity,
 no predicted change) is not in the oracle check. Also the reweighting prediction
 ``Σ_i (w_i − 1) score_i`` against its actual change.
 
@@ -244,6 +245,17 @@ def _keep(n, rows):
     return keep
 
 
+def _rounded(obj, digits=6):
+    """``obj`` with every float rounded to ``digits`` significant digits (smaller JSON)."""
+    if isinstance(obj, float):
+        return float(f"{obj:.{digits}g}")
+    if isinstance(obj, dict):
+        return {k: _rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v, digits) for v in obj]
+    return obj
+
+
 def _mean_dicts(dicts):
     return {k: float(np.mean([x[k] for x in dicts])) for k in dicts[0]}
 
@@ -332,16 +344,22 @@ def run_setting(name, seed, data_dir, n_train, n_val, n_test, check_trimmer):
 
             if method in ORACLE_METHODS:
                 f0 = objective_value(none, key)
-                predicted, actual, kinds = [], [], []
+                predicted, actual, reattacked, kinds = [], [], [], []
+                attack = key.removeprefix("robust_") if key.startswith("robust_") else None
                 for k in ks:
-                    run["bottom"][str(k)] = evaluate(_fit(Xtr, ytr, _keep(n, order[-k:])))
+                    bottom = evaluate(_fit(Xtr, ytr, _keep(n, order[-k:])))
+                    # only the validation objectives of the bottom sets are kept
+                    run["bottom"][str(k)] = {m: v for m, v in bottom.items() if "val" in m}
                     for kind, rows, metrics in (
                         ("top", order[:k], run["trim"][str(k)]),
-                        ("bottom", order[-k:], run["bottom"][str(k)]),
+                        ("bottom", order[-k:], bottom),
                         ("random", random_sets[k][0], random_first[k]),
                     ):
                         predicted.append(-float(scores[rows].sum()))
                         actual.append(objective_value(metrics, key) - f0)
+                        if attack is not None:
+                            name_r = f"val_adv_loss_reattacked_{attack}"
+                            reattacked.append(metrics[name_r] - none[name_r])
                         kinds.append(f"{kind}{k}")
                 predicted, actual = np.asarray(predicted), np.asarray(actual)
                 top = {k: kinds.index(f"top{k}") for k in ks}
@@ -357,6 +375,22 @@ def run_setting(name, seed, data_dir, n_train, n_val, n_test, check_trimmer):
                     "reweight_predicted": float(np.sum((weights - 1.0) * scores)),
                     "reweight_actual": objective_value(run["reweight"], key) - f0,
                 }
+                if attack is not None:
+                    # the loss on the validation rows attacked again against each refit
+                    reattacked = np.asarray(reattacked)
+                    out["oracle"][f"{key}/{method}"].update(
+                        actual_reattacked=reattacked.tolist(),
+                        pearson_reattacked=float(pearsonr(predicted, reattacked)[0]),
+                        sign_agreement_reattacked=float(
+                            np.mean(np.sign(predicted) == np.sign(reattacked))
+                        ),
+                        ratio_top_small_reattacked=float(
+                            reattacked[top[ks[0]]] / predicted[top[ks[0]]]
+                        ),
+                        ratio_top_large_reattacked=float(
+                            reattacked[top[ks[-1]]] / predicted[top[ks[-1]]]
+                        ),
+                    )
             out["runs"][f"{key}/{method}"] = run
     return out
 
@@ -490,6 +524,22 @@ def _oracle_table(results):
                         ),
                     ]
                 )
+                if "pearson_reattacked" in o[0]:
+                    rows.append(
+                        [
+                            f"{name} / {key} / {method}, re-attacked",
+                            _pm([x["pearson_reattacked"] for x in o], 1.0, 2),
+                            "",
+                            _pm([x["sign_agreement_reattacked"] for x in o], 100.0, 0),
+                            _pm([x["ratio_top_small_reattacked"] for x in o], 1.0, 2)
+                            if ratios
+                            else "—",
+                            _pm([x["ratio_top_large_reattacked"] for x in o], 1.0, 2)
+                            if ratios
+                            else "—",
+                            "",
+                        ]
+                    )
     ks = results[0]["budgets"]
     return format_table(
         [
@@ -624,7 +674,7 @@ def main(argv=None):
         },
         "environment": environment(),
         "seconds": seconds,
-        "results": results,
+        "results": _rounded(results),
         "tables": text,
     }
     name = "bench_objectives_quick" if args.quick else "bench_objectives"
