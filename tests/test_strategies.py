@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skinfluence import InfluenceTrimmer
+from skinfluence._trimmer import ess_temperature
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +123,20 @@ def test_relabel_multiclass_takes_the_likeliest_other_class(method):
     np.testing.assert_allclose(trim.estimator_.coef_, LogisticRegression().fit(X, y_new).coef_)
 
 
+def _kish(w):
+    return w.sum() ** 2 / (w**2).sum()
+
+
 def test_reweight_uses_softmax_weights(noisy):
     X, y = noisy
     trim = InfluenceTrimmer(method="if", strategy="reweight", budget=15, random_state=0)
     trim.fit(X, y)
     scored, held_out = _split(trim)
     s = trim.scores_[scored]
-    expected = len(scored) * softmax(-s / s.std())
+    expected = len(scored) * softmax(-s / trim.temperature_)
     np.testing.assert_allclose(trim.sample_weight_[scored], expected, rtol=1e-12)
+    # "auto": the weights discount as much data as trimming 15 rows drops
+    assert _kish(trim.sample_weight_[scored]) == pytest.approx(len(scored) - 15, rel=1e-9)
     np.testing.assert_array_equal(trim.sample_weight_[held_out], 1.0)
     assert trim.sample_weight_[scored].mean() == pytest.approx(1.0)
     top = scored[np.argmax(s)]
@@ -137,13 +144,30 @@ def test_reweight_uses_softmax_weights(noisy):
     ref = LogisticRegression().fit(X, y, sample_weight=trim.sample_weight_)
     np.testing.assert_allclose(trim.estimator_.coef_, ref.coef_)
     np.testing.assert_array_equal(trim.sample_indices_, np.arange(300))
-    # budget only names the flagged rows; it does not change the weights
-    other = InfluenceTrimmer(method="if", strategy="reweight", budget=0, random_state=0)
-    np.testing.assert_allclose(other.fit(X, y).sample_weight_, trim.sample_weight_)
     # fit_resample returns every row unchanged (the weights are in sample_weight_)
     Xr, yr = trim.fit_resample(X, y)
     np.testing.assert_array_equal(Xr, X)
     np.testing.assert_array_equal(yr, y)
+
+
+def test_reweight_auto_temperature_follows_the_budget(noisy):
+    """A larger budget discounts more: lower effective size, lower temperature."""
+    X, y = noisy
+    sizes, temperatures = [], []
+    for budget in (0, 5, 30, 120):
+        trim = InfluenceTrimmer(method="if", strategy="reweight", budget=budget, random_state=0)
+        trim.fit(X, y)
+        scored, _ = _split(trim)
+        w = trim.sample_weight_[scored]
+        assert _kish(w) == pytest.approx(len(scored) - budget, rel=1e-9)
+        sizes.append(_kish(w))
+        temperatures.append(trim.temperature_)
+    assert temperatures[0] == np.inf  # budget 0: equal weights
+    assert np.all(np.diff(sizes) < 0) and np.all(np.diff(temperatures) < 0)
+    # the rule does not depend on the scores' scale
+    s = trim.scores_[scored]
+    t = ess_temperature(s, len(s) - 120)
+    assert ess_temperature(1e-6 * s, len(s) - 120) == pytest.approx(1e-6 * t, rel=1e-9)
 
 
 def test_reweight_temperature(noisy):
