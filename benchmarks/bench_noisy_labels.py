@@ -27,7 +27,11 @@ validation and test labels stay clean. Estimator ``LogisticRegression(max_iter=1
    and trimming cleanlab's k lowest-quality rows. For ``fi`` and ``if`` also the
    ``"relabel"`` strategy (flip the k flagged labels, refit on every row; the count
    of wrong training labels afterwards is reported) and the ``"reweight"`` strategy
-   (softmax-of-score sample weights, ``temperature="auto"``).
+   (sample weights ``w = n · softmax(-scores / T)``, refit on every row) at budget k,
+   with the default ``temperature="auto"`` (``T`` such that the weights' effective
+   sample size ``(Σw)²/Σw²`` is ``n − k``, the rows trimming keeps — asserted) and with
+   the earlier default ``T`` = std of the scores passed as a float; reported: mean
+   weight of the flipped and the clean rows, effective sample size, largest weight.
 
 Part ``net`` (``--part net``): every method, ``tracin`` and ``self_tracin`` included,
 on two torch models through skorch, with the same data, the same flipped rows per seed
@@ -84,6 +88,7 @@ from threadpoolctl import threadpool_limits
 
 from skinfluence import InfluenceTrimmer, UnsupportedModelError, influence_scores
 from skinfluence._scores import METHODS
+from skinfluence._trimmer import effective_size
 
 STRATEGY_METHODS = ("fi", "if")
 
@@ -153,11 +158,22 @@ def run_setting(name, seed, data_dir, n_train, n_val, n_test, noise, check_trimm
             assert np.array_equal(trim.trimmed_indices_, order[:k])
             assert trim.score(Xte, yte) == row["trim_accuracy"]
 
-    # strategies of the trimmer (seed 001 §7) for fi and if
+    # strategies of the trimmer (seed 001 §7) for fi and if: relabel and reweight at budget
+    # k; reweight with the default temperature="auto" (effective sample size n - k) and
+    # with the earlier default T = std of the scores, passed as a float
     out["strategies"] = {}
     for method in STRATEGY_METHODS:
-        for strategy in ("relabel", "reweight"):
-            trim = InfluenceTrimmer(_estimator(), method=method, strategy=strategy, budget=k)
+        for strategy in ("relabel", "reweight", "reweight_std"):
+            temperature = "auto"
+            if strategy == "reweight_std":
+                temperature = float(np.std(out["strategies"][f"{method}/reweight"]["scores"]))
+            trim = InfluenceTrimmer(
+                _estimator(),
+                method=method,
+                strategy=strategy.removesuffix("_std"),
+                budget=k,
+                temperature=temperature,
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 _, y_new = trim.fit_resample(Xtr, y_noisy, X_val=Xva, y_val=yva)
@@ -166,9 +182,17 @@ def run_setting(name, seed, data_dir, n_train, n_val, n_test, noise, check_trimm
                 entry["wrong_labels_after"] = int((y_new != ytr).sum())
             else:
                 w = trim.sample_weight_
+                entry["temperature"] = float(trim.temperature_)
+                entry["effective_n"] = effective_size(w)
+                entry["max_weight"] = float(w.max())
                 entry["mean_weight_flipped"] = float(w[flipped].mean())
                 entry["mean_weight_clean"] = float(w[~is_flipped].mean())
+                if strategy == "reweight":
+                    # the rule: effective sample size = the n - k rows trimming keeps
+                    assert abs(entry["effective_n"] - (len(ytr) - k)) <= 1e-6 * len(ytr)
+                    entry["scores"] = trim.scores_
             out["strategies"][f"{method}/{strategy}"] = entry
+        out["strategies"][f"{method}/reweight"].pop("scores")
 
     # cleanlab on out-of-fold probabilities
     start = time.perf_counter()
@@ -274,9 +298,15 @@ def tables(results: list[dict]) -> list[str]:
             else:
                 note = (
                     f"mean weight flipped {np.mean([v['mean_weight_flipped'] for v in vals]):.2f}"
-                    f" / clean {np.mean([v['mean_weight_clean'] for v in vals]):.2f}"
+                    f" / clean {np.mean([v['mean_weight_clean'] for v in vals]):.2f}; "
+                    f"effective n {np.mean([v['effective_n'] for v in vals]):.0f}, "
+                    f"max weight {np.mean([v['max_weight'] for v in vals]):.3g}"
                 )
-            rows.append([key, _pm([v["test_accuracy"] for v in vals], digits=2), note])
+            label = {
+                "reweight": f"{key} (T auto, budget {k})",
+                "reweight_std": f"{key.removesuffix('_std')} (T=std, old default)",
+            }.get(key.split("/")[1], key)
+            rows.append([label, _pm([v["test_accuracy"] for v in vals], digits=2), note])
         out.append(
             format_table(
                 ["model", "test accuracy (%)", "notes"],

@@ -29,11 +29,17 @@ Objectives (``skinfluence.influence._objectives``), each scored by ``if``, ``ip`
 
 Selections: the ``b`` highest-scored training rows for budgets ``b`` = 1 %, 5 %, 10 %
 of the training rows (``strategy="trim"``: refit on the kept rows), and
-``InfluenceTrimmer(strategy="reweight")`` (softmax-of-score weights, with
-``temperature="auto"`` — the trimmer's default, ``T`` = std of the scores — and with
-``temperature=1.0``, the seed's literal softmax of the raw scores; the weights do not
-depend on the budget, so one column each; their effective sample size is reported);
-next to ``random`` trimming at the same budgets (mean of 3 draws) and no trimming.
+``InfluenceTrimmer(strategy="reweight")`` (weights ``w = n · softmax(-scores / T)``,
+refit on every row): with the trimmer's default ``temperature="auto"`` at *every*
+budget ``b`` (``T`` chosen so that the weights' Kish effective sample size
+``(Σw)²/Σw²`` equals ``n − b``, the rows trimming keeps — asserted — so reweighting and
+trimming are compared at equal budget), with the earlier default ``T`` = std of the
+scores as an explicit float (``temperature=float(np.std(scores))``, "T=std (old
+default)") and with ``temperature=1.0`` (the seed's literal softmax of the raw scores);
+the last two do not depend on the budget (one column each). Reported for each: the
+temperature (in units of the scores' std), the largest weight, the effective sample
+size and the mean weight of the rows trimming would drop. Next to them, ``random``
+trimming at the same budgets (mean of 3 draws) and no trimming.
 
 Test-set metrics (each refitted model): accuracy; DP gap of predicted probabilities
 and of hard predictions between the groups; for each attack, accuracy on the test rows
@@ -53,7 +59,8 @@ top-10 % sets. The robustness objective is evaluated on the *fixed* adversarial
 validation set (what the score differentiates) and, in extra rows, on the validation
 rows attacked again against each refitted model ("re-attacked"). ``fi`` (a non-negative sensitivity,
 no predicted change) is not in the oracle check. Also the reweighting prediction
-``Σ_i (w_i − 1) score_i`` against its actual change.
+``Σ_i (w_i − 1) score_i`` against its actual change (auto at the smallest and largest
+budget, and T=std).
 
 Usage::
 
@@ -90,6 +97,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from skinfluence import InfluenceTrimmer, influence_scores
+from skinfluence._trimmer import effective_size
 from skinfluence.adapters import make_adapter
 from skinfluence.influence._objectives import FairnessObjective, RobustnessObjective
 
@@ -105,9 +113,9 @@ OBJECTIVES = {
     "robust_boundary": {"objective": "robustness", "attack": "boundary", "epsilon": 1.3},
     "robust_linf": {"objective": "robustness", "attack": "linf", "epsilon": 0.1},
 }
-# strategy="reweight" columns: the trimmer's default T = std(scores), and the seed's
-# literal softmax of the raw scores (T = 1)
-REWEIGHT_TEMPERATURES = {"reweight": "auto", "reweight_t1": 1.0}
+# strategy="reweight" columns besides the default temperature="auto" at every budget:
+# the earlier default T = std(scores), and the seed's literal softmax of the raw scores
+REWEIGHT_FIXED = {"std": "T=std (old default)", "t1": "T=1"}
 N_PAPER_ATTACKS = 10  # seed 001 §7: 10 attacks, each on a random 5-25 % of the test rows
 
 
@@ -260,6 +268,25 @@ def _mean_dicts(dicts):
     return {k: float(np.mean([x[k] for x in dicts])) for k in dicts[0]}
 
 
+def _reweight_settings(ks, scores):
+    """(label, temperature, budget) of every ``strategy="reweight"`` fit of one run.
+
+    ``temperature="auto"`` depends on the budget (effective sample size ``n - k``), so
+    it runs at every budget; the fixed temperatures do not (budget ``ks[0]``).
+    """
+    out = [(f"auto_{k}", "auto", k) for k in ks]
+    out.append(("std", float(np.std(scores)), ks[0]))
+    out.append(("t1", 1.0, ks[0]))
+    return out
+
+
+def _reweight_metrics(run, label):
+    """The metrics of the reweighted refit of column ``label`` ("auto_<k>", "std", "t1")."""
+    if label.startswith("auto_"):
+        return run["reweight_auto"][label.removeprefix("auto_")]
+    return run[f"reweight_{label}"]
+
+
 # -- one setting -------------------------------------------------------------------------
 def run_setting(name, seed, data_dir, n_train, n_val, n_test, check_trimmer):
     """Every objective × method × budget / strategy on one (data set, seed)."""
@@ -312,12 +339,14 @@ def run_setting(name, seed, data_dir, n_train, n_val, n_test, check_trimmer):
             for k in ks:
                 run["trim"][str(k)] = evaluate(_fit(Xtr, ytr, _keep(n, order[:k])))
             run["weights"] = {}
-            for label, temperature in REWEIGHT_TEMPERATURES.items():
+            run["reweight_auto"] = {}
+            weights = {}  # column label -> sample weights (for the oracle's reweight rows)
+            for label, temperature, budget in _reweight_settings(ks, scores):
                 trimmer = InfluenceTrimmer(
                     _estimator(),
                     method=method,
                     strategy="reweight",
-                    budget=ks[0],
+                    budget=budget,
                     temperature=temperature,
                     **options,
                 )
@@ -326,14 +355,24 @@ def run_setting(name, seed, data_dir, n_train, n_val, n_test, check_trimmer):
                     trimmer.fit(Xtr, ytr, X_val=Xva, y_val=yva, **fit_extra)
                 assert np.allclose(trimmer.scores_, scores, rtol=1e-8, atol=1e-14), (key, method)
                 w = trimmer.sample_weight_
-                run[label] = evaluate(trimmer.estimator_)
+                metrics = evaluate(trimmer.estimator_)
+                ess = effective_size(w)
+                if label.startswith("auto_"):
+                    # the rule: effective sample size = the rows trimming would keep
+                    assert abs(ess - (n - budget)) <= 1e-6 * n, (key, method, budget, ess)
+                    run["reweight_auto"][str(budget)] = metrics
+                else:
+                    run[f"reweight_{label}"] = metrics
                 run["weights"][label] = {
+                    "temperature": float(trimmer.temperature_),
+                    "temperature_over_std": float(trimmer.temperature_ / np.std(scores)),
                     "min": float(w.min()),
                     "max": float(w.max()),
-                    "effective_n": float(w.sum() ** 2 / (w**2).sum()),
+                    "effective_n": ess,
+                    # mean weight of the rows trimming at this budget would drop
+                    "mean_top": {str(k): float(w[order[:k]].mean()) for k in ks},
                 }
-                if label == "reweight":
-                    weights = w
+                weights[label] = w
             if check_trimmer:
                 trim = InfluenceTrimmer(_estimator(), method=method, budget=ks[1], **options)
                 with warnings.catch_warnings():
@@ -372,8 +411,14 @@ def run_setting(name, seed, data_dir, n_train, n_val, n_test, check_trimmer):
                     "sign_agreement": float(np.mean(np.sign(predicted) == np.sign(actual))),
                     "ratio_top_small": float(actual[top[ks[0]]] / predicted[top[ks[0]]]),
                     "ratio_top_large": float(actual[top[ks[-1]]] / predicted[top[ks[-1]]]),
-                    "reweight_predicted": float(np.sum((weights - 1.0) * scores)),
-                    "reweight_actual": objective_value(run["reweight"], key) - f0,
+                    # first-order prediction of reweighting, Σ (w_i - 1) score_i, per column
+                    "reweight_predicted": {
+                        label: float(np.sum((w - 1.0) * scores)) for label, w in weights.items()
+                    },
+                    "reweight_actual": {
+                        label: objective_value(_reweight_metrics(run, label), key) - f0
+                        for label in weights
+                    },
                 }
                 if attack is not None:
                     # the loss on the validation rows attacked again against each refit
@@ -405,48 +450,46 @@ def _pm(values, scale=100.0, digits=1, signed=False) -> str:
 
 
 def _delta_table(rs, metric, objective_keys, title, unit="pp", scale=100.0, digits=2):
-    """Rows: selections; columns: trim at each budget and reweight; paired Δ vs none."""
+    """Rows: selections; columns: trim and reweight (auto) at each budget, then the fixed
+    temperatures; paired Δ vs none."""
     ks = rs[0]["budgets"]
     n = rs[0]["n_train"]
-    headers = (
-        ["selection"]
-        + [f"trim {k} ({100 * k / n:.0f} %)" for k in ks]
-        + ["reweight (T=std)", "reweight (T=1)"]
-    )
-    none = [r["none"][metric] for r in rs]
-    rows = [["no trimming (absolute level)", *([_pm(none, scale, digits)] * len(ks)), "", ""]]
-    rows.append(
-        [f"random (mean of {RANDOM_DRAWS})"]
-        + [
-            _pm([r["random"][str(k)][metric] - r["none"][metric] for r in rs], scale, digits, True)
-            for k in ks
-        ]
-        + ["—", "—"]
-    )
+    headers = ["selection"]
+    for k in ks:
+        headers += [f"trim {k} ({100 * k / n:.0f} %)", f"reweight auto {k}"]
+    headers += [f"reweight {what}" for what in REWEIGHT_FIXED.values()]
+    n_fixed = len(REWEIGHT_FIXED)
+
+    def delta(values):
+        return _pm(values, scale, digits, True)
+
+    level = _pm([r["none"][metric] for r in rs], scale, digits)
+    rows = [["no trimming (absolute level)"] + [level, ""] * len(ks) + [""] * n_fixed]
+    row = [f"random (mean of {RANDOM_DRAWS})"]
+    for k in ks:
+        row += [delta([r["random"][str(k)][metric] - r["none"][metric] for r in rs]), "—"]
+    rows.append(row + ["—"] * n_fixed)
     for key in objective_keys:
         for method in METHODS:
             runs = [(r, r["runs"][f"{key}/{method}"]) for r in rs]
-            rows.append(
-                [f"{key} / {method}"]
-                + [
-                    _pm(
-                        [run["trim"][str(k)][metric] - r["none"][metric] for r, run in runs],
-                        scale,
-                        digits,
-                        True,
+            row = [f"{key} / {method}"]
+            for k in ks:
+                row.append(
+                    delta([run["trim"][str(k)][metric] - r["none"][metric] for r, run in runs])
+                )
+                row.append(
+                    delta(
+                        [
+                            run["reweight_auto"][str(k)][metric] - r["none"][metric]
+                            for r, run in runs
+                        ]
                     )
-                    for k in ks
-                ]
-                + [
-                    _pm(
-                        [run[label][metric] - r["none"][metric] for r, run in runs],
-                        scale,
-                        digits,
-                        True,
-                    )
-                    for label in REWEIGHT_TEMPERATURES
-                ]
-            )
+                )
+            for label in REWEIGHT_FIXED:
+                row.append(
+                    delta([run[f"reweight_{label}"][metric] - r["none"][metric] for r, run in runs])
+                )
+            rows.append(row)
     return format_table(headers, rows, title=f"{title} — change vs no trimming ({unit})")
 
 
@@ -473,20 +516,21 @@ def _paper_table(rs, attack):
     ]
     for obj in ("utility", key):
         for method in METHODS:
-            for strategy in ("trim", "reweight"):  # T=1 leaves the weights ≈ 1
+            selections = {
+                f"trim {k}": "trim",
+                f"reweight auto {k}": "reweight_auto",
+                "reweight T=std (old default)": "reweight_std",
+            }  # T=1 leaves the weights ≈ 1
+            for what, field in selections.items():
                 ms = [
-                    r["runs"][f"{obj}/{method}"]["trim"][str(k)]
-                    if strategy == "trim"
-                    else r["runs"][f"{obj}/{method}"][strategy]
+                    r["runs"][f"{obj}/{method}"][field][str(k)]
+                    if field in ("trim", "reweight_auto")
+                    else r["runs"][f"{obj}/{method}"][field]
                     for r in rs
                 ]
-                what = {"trim": f"trim {k}", "reweight": "reweight T=std"}.get(
-                    strategy, "reweight T=1"
-                )
-                label = f"{obj} / {method} / {what}"
                 rows.append(
                     [
-                        label,
+                        f"{obj} / {method} / {what}",
                         cell([m[f"paper_mix_adaptive_{attack}"] for m in ms]),
                         cell([m[f"paper_mix_transfer_{attack}"] for m in ms]),
                     ]
@@ -502,6 +546,8 @@ def _paper_table(rs, attack):
 
 
 def _oracle_table(results):
+    ks = results[0]["budgets"]
+    reweight_labels = (f"auto_{ks[0]}", f"auto_{ks[-1]}", "std")
     rows = []
     for name in dict.fromkeys(r["dataset"] for r in results):
         rs = [r for r in results if r["dataset"] == name]
@@ -517,11 +563,19 @@ def _oracle_table(results):
                         _pm([x["sign_agreement"] for x in o], 100.0, 0),
                         _pm([x["ratio_top_small"] for x in o], 1.0, 2) if ratios else "—",
                         _pm([x["ratio_top_large"] for x in o], 1.0, 2) if ratios else "—",
-                        (
-                            _pm([x["reweight_actual"] / x["reweight_predicted"] for x in o], 1.0, 2)
-                            if ratios
-                            else "—"
-                        ),
+                    ]
+                    + [
+                        _pm(
+                            [
+                                x["reweight_actual"][label] / x["reweight_predicted"][label]
+                                for x in o
+                            ],
+                            1.0,
+                            2,
+                        )
+                        if ratios
+                        else "—"
+                        for label in reweight_labels
                     ]
                 )
                 if "pearson_reattacked" in o[0]:
@@ -537,10 +591,9 @@ def _oracle_table(results):
                             _pm([x["ratio_top_large_reattacked"] for x in o], 1.0, 2)
                             if ratios
                             else "—",
-                            "",
                         ]
+                        + [""] * len(reweight_labels)
                     )
-    ks = results[0]["budgets"]
     return format_table(
         [
             "data / objective / method",
@@ -549,7 +602,9 @@ def _oracle_table(results):
             "predicted sign (%)",
             f"actual / predicted, top {ks[0]}",
             f"actual / predicted, top {ks[-1]}",
-            "actual / predicted, reweight",
+            f"actual / predicted, reweight auto {ks[0]}",
+            f"actual / predicted, reweight auto {ks[-1]}",
+            "actual / predicted, reweight T=std",
         ],
         rows,
         title=(
@@ -560,30 +615,41 @@ def _oracle_table(results):
 
 
 def _weights_table(results):
+    ks = results[0]["budgets"]
     rows = []
     for name in dict.fromkeys(r["dataset"] for r in results):
         rs = [r for r in results if r["dataset"] == name]
         for key in OBJECTIVES:
             for method in METHODS:
                 row = [f"{name} / {key} / {method}"]
-                for label in REWEIGHT_TEMPERATURES:
+                for k in ks:
+                    ws = [r["runs"][f"{key}/{method}"]["weights"][f"auto_{k}"] for r in rs]
+                    row.append(f"{np.mean([w['temperature_over_std'] for w in ws]):.3g}")
+                    row.append(
+                        f"{np.mean([w['max'] for w in ws]):.3g} / "
+                        f"{np.mean([w['mean_top'][str(k)] for w in ws]):.3g}"
+                    )
+                for label in REWEIGHT_FIXED:
                     ws = [r["runs"][f"{key}/{method}"]["weights"][label] for r in rs]
-                    row.append(f"{np.mean([w['effective_n'] for w in ws]):.0f}")
-                    row.append(f"{np.mean([w['max'] for w in ws]):.3g}")
+                    row.append(
+                        f"{np.mean([w['effective_n'] for w in ws]):.0f} / "
+                        f"{np.mean([w['max'] for w in ws]):.3g}"
+                    )
                 rows.append(row)
     n = results[0]["n_train"]
+    headers = ["data / objective / method"]
+    for k in ks:
+        headers += [f"auto {k}: T / std", f"auto {k}: max w / mean w of top {k}"]
+    headers += [f"{what}: effective n / max w" for what in REWEIGHT_FIXED.values()]
     return format_table(
-        [
-            "data / objective / method",
-            "effective n, T=std",
-            "max weight, T=std",
-            "effective n, T=1",
-            "max weight, T=1",
-        ],
+        headers,
         rows,
         title=(
-            f'strategy="reweight": effective sample size (Σw)²/Σw² of the {n} weights '
-            "(mean over seeds) and the largest weight"
+            f'strategy="reweight" weights over the {n} training rows (mean over seeds): '
+            "auto (effective sample size (Σw)²/Σw² = n − k, asserted) at each budget k — "
+            "its temperature in units of the scores' std, the largest weight and the mean "
+            "weight of the k rows trimming drops; the fixed temperatures — effective sample "
+            "size and largest weight"
         ),
     )
 
