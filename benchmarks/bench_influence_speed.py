@@ -56,8 +56,17 @@ from skinfluence import influence_scores  # noqa: E402
 from skinfluence._scores import METHODS  # noqa: E402
 from skinfluence.curvature import SOLVERS  # noqa: E402
 
+METHOD_HEADERS = ["method", "seconds", "÷ if exact", "s / 1,000 rows"]
+SOLVER_HEADERS = ["solver for 'if'", "seconds", "÷ if exact", "rel. error", "s / 1,000 rows"]
+
 # solver settings used in the tables (defaults otherwise)
 SOLVER_SETTINGS = {"arnoldi": {"n_components": 20}}
+
+
+def show(tables: list, title: str, table: str) -> None:
+    """Print a table and keep it, with its title, for the JSON (and run_all's page)."""
+    print(table)
+    tables.append(f"**{title}**\n\n{table}")
 
 
 def rel(a, b) -> float:
@@ -213,6 +222,7 @@ def main(argv=None):
 
     torch.set_num_threads(1)
     result = {"environment": environment(), "quick": quick}
+    tables = result["tables"] = []
 
     # 1. logistic regression on Adult ----------------------------------------------------
     n, n_val = (1500, 500) if quick else (5000, 1000)
@@ -220,13 +230,10 @@ def main(argv=None):
     model = LogisticRegression(C=1.0, max_iter=2000).fit(X, y)
     print(f"# Logistic regression on Adult: {n} rows, {X.shape[1]} features\n")
     rows, srows, out = run_methods(model, X, y, Xv, yv, n, label="LR")
-    print(format_table(["method", "seconds", "÷ if exact", "s / 1,000 rows"], rows))
+    lr_title = f"Logistic regression on Adult, {n} rows, {X.shape[1]} features"
+    show(tables, lr_title + ": every method", format_table(METHOD_HEADERS, rows))
     print()
-    print(
-        format_table(
-            ["solver for 'if'", "seconds", "÷ if exact", "rel. error", "s / 1,000 rows"], srows
-        )
-    )
+    show(tables, lr_title + ": solvers for 'if'", format_table(SOLVER_HEADERS, srows))
     ref = influence_scores(model, X, y, Xv, yv, "if")
     lam = 1.0 / (model.C * n)
     t_if = out["methods"]["if"]["seconds"]
@@ -256,7 +263,7 @@ def main(argv=None):
         )
     print()
     headers = ["pyDVL (torch LR)", "seconds", "÷ our if exact", "rel. diff.", "Pearson"]
-    print(format_table(headers, prow))
+    show(tables, lr_title + ": pyDVL on the same model", format_table(headers, prow))
     result["logistic_adult"] = out
 
     # 2. MLP on Adult ----------------------------------------------------------------------
@@ -281,13 +288,10 @@ def main(argv=None):
     rows, srows, out = run_methods(
         net, Xm, ym, Xmv, ymv, n_mlp, label="MLP", damping=1e-2, extra=extra, net_iter=net_iter
     )
-    print(format_table(["method", "seconds", "÷ if exact", "s / 1,000 rows"], rows))
+    mlp_title = f"MLP (skorch) on Adult, {n_mlp} rows"
+    show(tables, mlp_title + ": every method", format_table(METHOD_HEADERS, rows))
     print()
-    print(
-        format_table(
-            ["solver for 'if'", "seconds", "÷ if exact", "rel. error", "s / 1,000 rows"], srows
-        )
-    )
+    show(tables, mlp_title + ": solvers for 'if'", format_table(SOLVER_HEADERS, srows))
     result["mlp_adult"] = out
 
     # 3. CNN on digits ---------------------------------------------------------------------
@@ -327,14 +331,10 @@ def main(argv=None):
             extra=extra,
             net_iter=net_iter,
         )
-        print(format_table(["method", "seconds", "÷ if exact", "s / 1,000 rows"], rows))
+        cnn_title = f"CNN (skorch) on digits, {n_cnn} rows, params={params!r}"
+        show(tables, cnn_title + ": every method", format_table(METHOD_HEADERS, rows))
         print()
-        print(
-            format_table(
-                ["solver for 'if'", "seconds", "÷ if exact", "rel. error", "s / 1,000 rows"],
-                srows,
-            )
-        )
+        show(tables, cnn_title + ": solvers for 'if'", format_table(SOLVER_HEADERS, srows))
         result["cnn_digits"][params] = out
 
     path = write_json("bench_influence_speed" + ("_quick" if quick else ""), result)
