@@ -31,6 +31,7 @@ Run: ``python benchmarks/bench_influence_speed.py [--quick]``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -213,18 +214,9 @@ def skorch_net(module, max_epochs, **kw):
     )
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    args = parser.parse_args(argv)
-    quick = args.quick
-    import torch
-
-    torch.set_num_threads(1)
-    result = {"environment": environment(), "quick": quick}
-    tables = result["tables"] = []
-
-    # 1. logistic regression on Adult ----------------------------------------------------
+def part_lr(quick: bool) -> dict:
+    """1. Logistic regression on Adult: every method and solver, and pyDVL."""
+    tables = []
     n, n_val = (1500, 500) if quick else (5000, 1000)
     X, y, Xv, yv = adult(n, n_val)
     model = LogisticRegression(C=1.0, max_iter=2000).fit(X, y)
@@ -264,9 +256,15 @@ def main(argv=None):
     print()
     headers = ["pyDVL (torch LR)", "seconds", "÷ our if exact", "rel. diff.", "Pearson"]
     show(tables, lr_title + ": pyDVL on the same model", format_table(headers, prow))
-    result["logistic_adult"] = out
+    out["tables"] = tables
+    return out
 
-    # 2. MLP on Adult ----------------------------------------------------------------------
+
+def part_mlp(quick: bool) -> dict:
+    """2. An MLP through skorch on Adult."""
+    import torch
+
+    tables = []
     n_mlp = 1000 if quick else 5000
     net_iter = 100 if quick else 1000  # LiSSA depth on the nets
     Xm, ym, Xmv, ymv = (
@@ -292,9 +290,16 @@ def main(argv=None):
     show(tables, mlp_title + ": every method", format_table(METHOD_HEADERS, rows))
     print()
     show(tables, mlp_title + ": solvers for 'if'", format_table(SOLVER_HEADERS, srows))
-    result["mlp_adult"] = out
+    out["tables"] = tables
+    return out
 
-    # 3. CNN on digits ---------------------------------------------------------------------
+
+def part_cnn(quick: bool) -> dict:
+    """3. A small CNN through skorch on scikit-learn's digits."""
+    import torch
+
+    tables = []
+    net_iter = 100 if quick else 1000  # LiSSA depth on the nets
     from sklearn.datasets import load_digits
 
     Xd, yd = load_digits(return_X_y=True)
@@ -315,7 +320,7 @@ def main(argv=None):
             return self.out(h.reshape(h.shape[0], -1))
 
     cnn = skorch_net(CNN, 3 if quick else 10).fit(Xd[tr], yd[tr])
-    result["cnn_digits"] = {}
+    result = {}
     for params in ("all", "last"):
         print(f"\n# CNN (skorch) on digits: {n_cnn} rows, params={params!r}\n")
         extra = {"gauss_newton": True, "params": params}
@@ -335,9 +340,47 @@ def main(argv=None):
         show(tables, cnn_title + ": every method", format_table(METHOD_HEADERS, rows))
         print()
         show(tables, cnn_title + ": solvers for 'if'", format_table(SOLVER_HEADERS, srows))
-        result["cnn_digits"][params] = out
+        result[params] = out
+    result["tables"] = tables
+    return result
 
-    path = write_json("bench_influence_speed" + ("_quick" if quick else ""), result)
+
+PARTS = {
+    "lr": ("logistic_adult", part_lr),
+    "mlp": ("mlp_adult", part_mlp),
+    "cnn": ("cnn_digits", part_cnn),
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="comma-separated parts to run (lr, mlp, cnn); the others are kept from the "
+        "result file already written, each part with the environment it was measured in",
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown parts {unknown}; choose from {sorted(PARTS)}")
+    import torch
+
+    torch.set_num_threads(1)
+    name = "bench_influence_speed" + ("_quick" if quick else "")
+    previous = Path(__file__).resolve().parent / "results" / f"{name}.json"
+    result = {}
+    if set(parts) != set(PARTS) and previous.exists():
+        result = json.loads(previous.read_text())
+    result.update(environment=environment(), quick=quick)
+    for part in parts:
+        key, run = PARTS[part]
+        result[key] = run(quick)
+        result[key]["environment"] = environment()
+    path = write_json(name, result)
     print(f"\nwrote {path}")
 
 

@@ -310,6 +310,14 @@ def test_gauss_newton_from_metric_factors(tiny):
     assert np.linalg.eigvalsh(H).min() > -1e-12
 
 
+def test_gauss_newton_matrix_equals_its_products(tiny):
+    """The dense Gauss-Newton matrix (built from output Jacobians) is the matrix
+    ``hvp`` multiplies by (built from jvp/vjp): ``hessian() = hvp(I)``."""
+    data, net, X, y = tiny
+    ad = TorchAdapter(net, X, y, gauss_newton=True)
+    assert rel_err(ad.hessian(), ad.hvp(np.eye(ad.n_params))) < 1e-10
+
+
 # -- 2. MLP: selections, Gauss-Newton, solvers --------------------------------------------
 @pytest.fixture(scope="module")
 def mlp_data():

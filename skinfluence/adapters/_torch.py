@@ -28,7 +28,9 @@ and ``λ = wd/2`` for regressors (``MSELoss`` is twice ``mean L``). Computed:
   (``J = ∂θ f``, ``Λ = ∂²L/∂f²``; ``jvp`` then ``vjp``), which is positive
   semi-definite for any net.
 * ``hessian``: the dense ``m × m`` matrix from ``hvp`` against blocks of identity
-  columns — ``O(n m)`` row-tangent passes, only for ``m ≤ max_dense_params``.
+  columns — ``O(n m)`` row-tangent passes — or, with ``gauss_newton=True``, from the
+  rows' output Jacobians (``jacrev``, ``K'`` backward passes per row) and one matrix
+  product per chunk; only for ``m ≤ max_dense_params``.
 * ``mixed_product``: ``∂x (u · ∂θ L(y, x; θ))`` as ``grad`` in ``x`` of the forward
   directional derivative ``jvp`` of ``L`` in ``θ`` along ``u``, ``vmap``-ed over rows
   and directions — one forward-and-backward pass per (row, direction), never the
@@ -589,8 +591,9 @@ class TorchAdapter(BaseAdapter):
     def hessian(self) -> np.ndarray:
         """Return the dense ``m × m`` Hessian (or Gauss-Newton matrix), with ``λ``.
 
-        Built from :meth:`hvp` against blocks of identity columns: ``O(n m)``
-        row-tangent passes and ``8 m²`` bytes.
+        Built from :meth:`hvp` against blocks of identity columns (``O(n m)``
+        row-tangent passes), or for Gauss-Newton from the rows' output Jacobians;
+        ``8 m²`` bytes.
 
         Returns
         -------
@@ -611,14 +614,38 @@ class TorchAdapter(BaseAdapter):
                 "Pass solver='cg' (Hessian-vector products), or select fewer "
                 "parameters with params='last' or a list of names."
             )
-        H = np.empty((m, m))
-        block = max(1, min(m, 256))
-        for start in range(0, m, block):
-            stop = min(start + block, m)
-            E = np.zeros((m, stop - start))
-            E[np.arange(start, stop), np.arange(stop - start)] = 1.0
-            H[:, start:stop] = self.hvp(E)
+        if self.gauss_newton:
+            H = self._gauss_newton_matrix()
+        else:
+            H = np.empty((m, m))
+            block = max(1, min(m, 256))
+            for start in range(0, m, block):
+                stop = min(start + block, m)
+                E = np.zeros((m, stop - start))
+                E[np.arange(start, stop), np.arange(stop - start)] = 1.0
+                H[:, start:stop] = self.hvp(E)
         return 0.5 * (H + H.T)
+
+    def _gauss_newton_matrix(self) -> np.ndarray:
+        """``mean_i J_iᵀ Λ_i J_i + diag(λ)`` from the rows' output Jacobians.
+
+        The same matrix :meth:`hvp` multiplies by with ``gauss_newton=True``, built
+        from ``jacrev`` of the outputs per row (``K'`` backward passes) and one
+        ``(b K') × m`` matrix product per chunk of rows, instead of ``m``
+        Hessian-vector products over the data.
+        """
+        m = self.n_params
+        H = torch.zeros((m, m), dtype=self._theta.dtype, device=self.device)
+        jac = vmap(jacrev(self._f_row), in_dims=(None, 0))
+        with _eval_mode(self.module):
+            for rows in iter_chunks(self.n_train, self.chunk_size(2 * self.n_outputs)):
+                Xc = self._X[rows]
+                J = jac(self._theta, Xc).detach()  # (b, K', m)
+                Lam = self._output_curvature(self._forward(self._theta, Xc).detach())
+                LJ = torch.einsum("bkl,blm->bkm", Lam, J)
+                H += J.reshape(-1, m).T @ LJ.reshape(-1, m)
+        H = H / self.n_train + torch.diag(self._lam.to(H.dtype))
+        return H.cpu().numpy()
 
     # -- first order -----------------------------------------------------------------
     def encode_y(self, y) -> np.ndarray:
