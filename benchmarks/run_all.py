@@ -34,14 +34,14 @@ bench_speed.py         Adult 26k rows + make_classification 1k-20k  ~20 s
 bench_quality.py       30 seeds 2-D; Adult/Bank 10 data seeds        ~20 s
 bench_active.py        Adult 3 seeds, digits MLP 3 seeds, speed      ~1 min
 bench_kfsvd.py         digits MLP, 300 labeled x 1,000 pool, 3 seeds ~1 min
-bench_shapley.py       pyDVL comparison, noisy labels, App. E        5-6 min
+bench_shapley.py       pyDVL comparison, noisy labels, App. E        ~3 min
 bench_noisy_labels.py  Adult/Bank 5,000 rows, 5 seeds (LR part)      ~10 s
 bench_objectives.py    Adult/Bank 18,292 rows, 5 seeds (~6 min)      ~20 s
-bench_influence_speed  LR (+ pyDVL, ~40 min), MLP, CNN (~7 min)      ~5 min
+bench_influence_speed  LR (+ pyDVL, ~40 min), MLP, CNN (~7 min)      ~1 min
 =====================  ==========================================  ===============
 
 The full run takes about 2 h 10 min (bench_shapley about 45 min, bench_influence_speed
-about 47 min, most of it pyDVL's LiSSA); ``--quick`` about 15 minutes. The net part of
+about 47 min, most of it pyDVL's LiSSA); ``--quick`` about 6 minutes. The net part of
 ``bench_noisy_labels.py`` (``--part net``, ~6 min) is not run by this script. Quick-mode pages go to ``benchmarks/results/benchmarks_quick.md`` unless
 ``--out`` is given, so that a smoke run never replaces the full-size page.
 """
