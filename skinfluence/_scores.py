@@ -41,7 +41,8 @@ def _compute_scores(
 
     Each measure receives the keyword options its signature names, out of
     ``scaling``, ``objective`` (built here), ``random_state``, ``estimator`` and
-    ``options``. A measure marked ``hessian_free`` gets ``solver=None``.
+    ``options``. A measure marked ``hessian_free`` gets ``solver=None``; one marked
+    ``fits_own_solver`` gets the solver unfitted.
     """
     if method == "random":
         return check_random_state(random_state).uniform(size=X.shape[0])
@@ -52,7 +53,9 @@ def _compute_scores(
     measure = MEASURES[method]
     adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
     fitted_solver = None
-    if not getattr(measure, "hessian_free", False):
+    if getattr(measure, "fits_own_solver", False):
+        fitted_solver = make_solver(solver, damping)  # the measure fits what it needs
+    elif not getattr(measure, "hessian_free", False):
         fitted_solver = make_solver(solver, damping).fit(adapter)
     options.update(
         scaling=scaling,

@@ -165,6 +165,8 @@ def _adjoint_solve(adapter, solver, J: np.ndarray, b: np.ndarray) -> np.ndarray:
         return type(solver)(**params).fit(adapter).solve(b)
     if isinstance(solver, ExactSolver):
         if J.size == m:
+            if not hasattr(solver, "inverse_"):
+                solver.fit(adapter)
             return solver.solve(b)
         H = np.array(adapter.hessian(), dtype=np.float64)
         H = 0.5 * (H + H.T)
@@ -197,8 +199,10 @@ def gif_scores(
     ----------
     adapter : BaseAdapter
         Fitted adapter.
-    solver : ExactSolver or ModifiedLiSSASolver, already fitted on ``adapter``
-        Its ``damping`` and settings are used for ``H_J⁺``.
+    solver : ExactSolver or ModifiedLiSSASolver
+        Its ``damping`` and settings are used for ``H_J⁺``; fitted here only when
+        needed (every parameter selected, exact), so the estimators pass it
+        unfitted (``fits_own_solver``) and no full inverse is wasted on a subset.
     X, y_enc : training rows and encoded targets
     X_val, y_val_enc : validation rows and encoded targets
     objective : BaseObjective, default=None
@@ -223,3 +227,6 @@ def gif_scores(
     for rows in iter_chunks(n, adapter.chunk_size()):
         out[rows] = -(adapter.loss_grad(X[rows], y_enc[rows]) @ u) / adapter.n_train
     return out
+
+
+gif_scores.fits_own_solver = True
