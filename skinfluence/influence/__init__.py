@@ -10,7 +10,8 @@ loss), ``random_state``, ``estimator`` (the fitted model itself) and any
 method-specific option the estimators forward. A measure that never inverts the
 Hessian sets the function attribute ``hessian_free = True`` and gets
 ``solver=None``; one that builds its own curvature from the solver's settings sets
-``fits_own_solver = True`` and gets the solver unfitted. Register a measure in :data:`MEASURES` to make it a ``method=``.
+``fits_own_solver = True`` and gets the solver unfitted. Register a measure in
+:data:`MEASURES` to make it a ``method=``.
 """
 
 from ._datainf import datainf_scores
