@@ -13,3 +13,12 @@ def mean_loss_grad(adapter, X, y_enc: np.ndarray) -> np.ndarray:
     for rows in iter_chunks(X.shape[0], adapter.chunk_size()):
         total += adapter.loss_grad(X[rows], y_enc[rows]).sum(axis=0)
     return total / X.shape[0]
+
+
+def inner_product_scores(adapter, X, y_enc, v: np.ndarray) -> np.ndarray:
+    """Return ``∂θL(y_i, x_i)ᵀ v`` for every row, in chunks of bounded memory."""
+    n = X.shape[0]
+    out = np.empty(n)
+    for rows in iter_chunks(n, adapter.chunk_size()):
+        out[rows] = adapter.loss_grad(X[rows], y_enc[rows]) @ v
+    return out

@@ -43,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils import iter_chunks
+from ._common import inner_product_scores
 from ._objectives import UtilityObjective
 
 __all__ = ["datainf_scores", "datainf_inverse"]
@@ -123,11 +124,7 @@ def datainf_scores(
     """
     objective = objective or UtilityObjective()
     w = datainf_inverse(adapter, X, y_enc, objective.grad(adapter, X_val, y_val_enc), damping)
-    n = X.shape[0]
-    out = np.empty(n)
-    for rows in iter_chunks(n, adapter.chunk_size()):
-        out[rows] = -(adapter.loss_grad(X[rows], y_enc[rows]) @ w) / adapter.n_train
-    return out
+    return -inner_product_scores(adapter, X, y_enc, w) / adapter.n_train
 
 
 datainf_scores.hessian_free = True

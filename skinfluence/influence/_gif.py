@@ -58,6 +58,7 @@ from sklearn.utils import check_random_state
 from ..curvature import ExactSolver, ModifiedLiSSASolver
 from ..exceptions import UnsupportedModelError
 from ..utils import iter_chunks
+from ._common import inner_product_scores
 from ._objectives import UtilityObjective
 
 __all__ = ["GIF_SELECTIONS", "gif_scores", "select_parameters"]
@@ -222,11 +223,7 @@ def gif_scores(
     objective = objective or UtilityObjective()
     J = select_parameters(adapter, X, y_enc, gif_selection, gif_fraction, random_state)
     u = _adjoint_solve(adapter, solver, J, objective.grad(adapter, X_val, y_val_enc))
-    n = X.shape[0]
-    out = np.empty(n)
-    for rows in iter_chunks(n, adapter.chunk_size()):
-        out[rows] = -(adapter.loss_grad(X[rows], y_enc[rows]) @ u) / adapter.n_train
-    return out
+    return -inner_product_scores(adapter, X, y_enc, u) / adapter.n_train
 
 
 gif_scores.fits_own_solver = True

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils import iter_chunks
+from ._common import inner_product_scores
 from ._objectives import UtilityObjective
 
 __all__ = ["if_scores"]
@@ -42,8 +42,4 @@ def if_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None) ->
     """
     objective = objective or UtilityObjective()
     u = solver.solve(objective.grad(adapter, X_val, y_val_enc))
-    n = X.shape[0]
-    out = np.empty(n)
-    for rows in iter_chunks(n, adapter.chunk_size()):
-        out[rows] = -(adapter.loss_grad(X[rows], y_enc[rows]) @ u) / adapter.n_train
-    return out
+    return -inner_product_scores(adapter, X, y_enc, u) / adapter.n_train

@@ -46,19 +46,10 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..utils import iter_chunks
+from ._common import inner_product_scores
 from ._objectives import UtilityObjective
 
-__all__ = ["ip_ensemble_scores", "ip_scores", "inner_product_scores"]
-
-
-def inner_product_scores(adapter, X, y_enc, v: np.ndarray) -> np.ndarray:
-    """Return ``∂θL(y_i, x_i)ᵀ v`` for every row, in chunks of bounded memory."""
-    n = X.shape[0]
-    out = np.empty(n)
-    for rows in iter_chunks(n, adapter.chunk_size()):
-        out[rows] = adapter.loss_grad(X[rows], y_enc[rows]) @ v
-    return out
+__all__ = ["ip_ensemble_scores", "ip_scores"]
 
 
 def ip_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None) -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..exceptions import UnsupportedModelError
 from ..utils import iter_chunks
+from ._common import inner_product_scores
 from ._objectives import UtilityObjective
 
 __all__ = ["self_tracin_scores", "tracin_checkpoints", "tracin_scores"]
@@ -116,12 +117,10 @@ def tracin_scores(
     ndarray of shape (n,)
     """
     objective = objective or UtilityObjective()
-    n = X.shape[0]
-    total = np.zeros(n)
+    total = np.zeros(X.shape[0])
     for model, eta in _checkpoint_adapters(adapter, estimator):
         v = eta * objective.grad(model, X_val, y_val_enc)
-        for rows in iter_chunks(n, model.chunk_size()):
-            total[rows] += model.loss_grad(X[rows], y_enc[rows]) @ v
+        total += inner_product_scores(model, X, y_enc, v)
     return -total / adapter.n_train
 
 
