@@ -175,16 +175,18 @@ class CGSolver(BaseSolver):
 
 from ._arnoldi import ArnoldiSolver  # noqa: E402  (these subclass BaseSolver, above)
 from ._ekfac import EKFACSolver  # noqa: E402
-from ._kfac import KFACSolver  # noqa: E402  (it subclasses BaseSolver, above)
+from ._kfac import KFACSolver  # noqa: E402
 from ._lissa import LiSSADivergenceError, LiSSASolver, ModifiedLiSSASolver  # noqa: E402
 
-SOLVERS = {"exact": ExactSolver, "cg": CGSolver, "kfac": KFACSolver}
-SOLVERS.update(
-    lissa=LiSSASolver,
-    modified_lissa=ModifiedLiSSASolver,
-    arnoldi=ArnoldiSolver,
-    ekfac=EKFACSolver,
-)
+SOLVERS = {
+    "exact": ExactSolver,
+    "cg": CGSolver,
+    "kfac": KFACSolver,
+    "lissa": LiSSASolver,
+    "modified_lissa": ModifiedLiSSASolver,
+    "arnoldi": ArnoldiSolver,
+    "ekfac": EKFACSolver,
+}
 
 
 def make_solver(solver="exact", damping: float = 0.0) -> BaseSolver:

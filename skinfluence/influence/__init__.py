@@ -47,14 +47,15 @@ __all__ = [
     "perturbation_root",
 ]
 
-MEASURES = {"fi": fi_scores, "if": if_scores}
-MEASURES.update(gif=gif_scores)
-MEASURES.update(
-    ip=ip_scores,
-    ip_ensemble=ip_ensemble_scores,
-    self=self_scores,
-    tracin=tracin_scores,
-    self_tracin=self_tracin_scores,
-    datainf=datainf_scores,
-    representer=representer_scores,
-)
+MEASURES = {
+    "fi": fi_scores,
+    "if": if_scores,
+    "gif": gif_scores,
+    "ip": ip_scores,
+    "ip_ensemble": ip_ensemble_scores,
+    "self": self_scores,
+    "tracin": tracin_scores,
+    "self_tracin": self_tracin_scores,
+    "datainf": datainf_scores,
+    "representer": representer_scores,
+}
