@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ._demo import DemoInputError as InputError
-from ._demo import _read_table, make_preprocessor, parse_budget, prepare_features
+from ._demo import make_preprocessor, parse_budget, prepare_features, read_table_with_target
 from .exceptions import UnsupportedModelError
 
 __all__ = ["MODELS", "TASKS", "add_commands", "load_table", "make_model"]
@@ -181,18 +181,7 @@ def load_table(path: str | Path, target: str, task: str = "auto") -> Table:
     import pandas as pd
 
     path = Path(path)
-    df = _read_table(path)
-    if df.shape[1] == 0 or df.shape[0] == 0:
-        raise InputError(f"{path} has no data rows; it needs a header line and data rows.")
-    if target not in df.columns:
-        columns = [str(c) for c in df.columns]
-        shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
-        hint = ""
-        if len(columns) == 1 and ";" in columns[0]:
-            hint = " (the file seems to be ';'-separated; skinfluence reads ',')"
-        raise InputError(
-            f"target column {target!r} is not in {path}{hint}; its columns are: {shown}"
-        )
+    df = read_table_with_target(path, target, "skinfluence")
     raw = pd.read_csv(
         path, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=True
     )

@@ -420,6 +420,26 @@ def _read_table(path: Path):
         raise DemoInputError(f"cannot read {path}: {reason}") from None
 
 
+def read_table_with_target(path: Path, target: str, reader: str):
+    """:func:`_read_table`, then check that it has rows and the ``target`` column.
+
+    ``reader`` names who reads the file in the hint for ';'-separated files.
+    """
+    df = _read_table(path)
+    if df.shape[1] == 0 or df.shape[0] == 0:
+        raise DemoInputError(f"{path} has no data rows; it needs a header line and data rows.")
+    if target not in df.columns:
+        columns = [str(c) for c in df.columns]
+        shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
+        hint = ""
+        if len(columns) == 1 and ";" in columns[0]:
+            hint = f" (the file seems to be ';'-separated; {reader} reads ',')"
+        raise DemoInputError(
+            f"target column {target!r} is not in {path}{hint}; its columns are: {shown}"
+        )
+    return df
+
+
 def read_csv_problem(path: str | Path, target: str) -> DemoProblem:
     """Read a CSV file with a binary target column into a demo problem.
 
@@ -449,18 +469,7 @@ def read_csv_problem(path: str | Path, target: str) -> DemoProblem:
         without exactly two classes, a class with too few rows, or no feature column.
     """
     path = Path(path)
-    df = _read_table(path)
-    if df.shape[1] == 0 or df.shape[0] == 0:
-        raise DemoInputError(f"{path} has no data rows; it needs a header line and data rows.")
-    columns = [str(c) for c in df.columns]
-    if target not in df.columns:
-        shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
-        hint = ""
-        if len(columns) == 1 and ";" in columns[0]:
-            hint = " (the file seems to be ';'-separated; the demo reads ',')"
-        raise DemoInputError(
-            f"target column {target!r} is not in {path}{hint}; its columns are: {shown}"
-        )
+    df = read_table_with_target(path, target, "the demo")
     df = df[df[target].notna()]
     if df.shape[0] == 0:
         raise DemoInputError(f"column {target!r} of {path} has no values.")
