@@ -41,11 +41,10 @@ chunk and ``O(n (d_out² K' + d_a²))`` for the projections); each solve is
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..exceptions import SingularHessianWarning, UnsupportedModelError
+from ..exceptions import UnsupportedModelError
+from ._kfac import layer_damping, warn_singular
 from ._solvers import BaseSolver
 
 __all__ = ["EKFACSolver"]
@@ -113,27 +112,14 @@ class EKFACSolver(BaseSolver):
         singular = []
         for F, (QG, QA), Lam in zip(self.factors_, bases, self.eigenvalues_, strict=True):
             L = F.layer
-            d_cols = lam[L.index].reshape(L.d_out, L.d_a)
-            if np.any(d_cols != d_cols[0]):
-                raise ValueError(
-                    f"layer {L.module!r}: the L2 penalty differs between rows of its "
-                    "weight, which a Kronecker eigenbasis cannot hold; use solver='cg'."
-                )
-            d = d_cols[0] + self.damping
+            d = layer_damping(lam, L, self.damping, "a Kronecker eigenbasis")
             s = Lam + ((QA**2).T @ d)[None, :]
             keep = s > self.rcond * max(float(np.abs(s).max()), 1e-300)
             if not keep.all():
                 singular.append(f"{L.module or '<module>'} ({(~keep).sum()} of {s.size})")
             inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
             self.blocks_.append((L.index, QG, QA, inv))
-        if singular:
-            warnings.warn(
-                "The EK-FAC blocks of layers " + ", ".join(singular) + " are singular; "
-                "their null directions are dropped (a pseudo-inverse). Pass damping > 0 "
-                "to regularise instead.",
-                SingularHessianWarning,
-                stacklevel=2,
-            )
+        warn_singular("EK-FAC", singular)
         return self
 
     def solve(self, B: np.ndarray) -> np.ndarray:

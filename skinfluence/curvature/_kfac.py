@@ -53,6 +53,33 @@ from ._solvers import BaseSolver
 __all__ = ["KFACSolver"]
 
 
+def layer_damping(lam: np.ndarray, layer, damping: float, form: str) -> np.ndarray:
+    """The L2 penalty plus damping of a layer, one value per input column.
+
+    A Kronecker-factored block can add ``diag(d)`` only when the penalty is the same
+    for every row of the weight; otherwise ``ValueError`` names ``form``.
+    """
+    d_cols = lam[layer.index].reshape(layer.d_out, layer.d_a)
+    if np.any(d_cols != d_cols[0]):
+        raise ValueError(
+            f"layer {layer.module!r}: the L2 penalty differs between rows of its "
+            f"weight, which {form} cannot hold; use solver='cg'."
+        )
+    return d_cols[0] + damping
+
+
+def warn_singular(kind: str, singular: list[str]) -> None:
+    """Warn that the listed layers' blocks were pseudo-inverted (none: no warning)."""
+    if singular:
+        warnings.warn(
+            f"The {kind} blocks of layers " + ", ".join(singular) + " are singular; "
+            "their null directions are dropped (a pseudo-inverse). Pass damping > 0 "
+            "to regularise instead.",
+            SingularHessianWarning,
+            stacklevel=3,
+        )
+
+
 def _simultaneous_basis(A: np.ndarray, d: np.ndarray, rcond: float):
     """``T, α, δ`` with ``Tᵀ A T = diag(α)``, ``Tᵀ diag(d) T = diag(δ)``; T orthogonal?"""
     if np.ptp(d) <= 1e-12 * max(float(np.max(np.abs(d))), 1e-300):
@@ -130,13 +157,7 @@ class KFACSolver(BaseSolver):
         singular = []
         for F in self.factors_:
             L = F.layer
-            d_cols = lam[L.index].reshape(L.d_out, L.d_a)
-            if np.any(d_cols != d_cols[0]):
-                raise ValueError(
-                    f"layer {L.module!r}: the L2 penalty differs between rows of its "
-                    "weight, which K-FAC's Kronecker form cannot hold; use solver='cg'."
-                )
-            d = d_cols[0] + self.damping
+            d = layer_damping(lam, L, self.damping, "K-FAC's Kronecker form")
             T, alpha, delta, orthogonal = _simultaneous_basis(0.5 * (F.A + F.A.T), d, self.rcond)
             gamma, Q = np.linalg.eigh(0.5 * (F.G + F.G.T))
             eig = gamma[:, None] * alpha[None, :] + delta[None, :]
@@ -151,14 +172,7 @@ class KFACSolver(BaseSolver):
                     )[0]
             inv = np.where(keep, 1.0 / np.where(keep, eig, 1.0), 0.0)
             self.blocks_.append((L.index, Q, T, inv, null))
-        if singular:
-            warnings.warn(
-                "The K-FAC blocks of layers " + ", ".join(singular) + " are singular; "
-                "their null directions are dropped (a pseudo-inverse). Pass damping > 0 "
-                "to regularise instead.",
-                SingularHessianWarning,
-                stacklevel=2,
-            )
+        warn_singular("K-FAC", singular)
         return self
 
     def solve(self, B: np.ndarray) -> np.ndarray:
