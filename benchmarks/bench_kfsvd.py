@@ -120,7 +120,7 @@ def run_seed(seed, args, n_lab, n_pool, hidden):
     train_acc = float(net.score(XL, yL))
     ad = TorchAdapter(net, XL, yL, gauss_newton=True)
     y_enc = ad.encode_y(yL)
-    m, p, k_out = ad.n_params, ad.n_features, ad.n_out_
+    m, p, k_out = ad.n_params, ad.n_features, ad.n_raw_outputs
     full = min(m, p)
     print(f"seed {seed}: m={m}, p={p}, train accuracy {train_acc:.3f}", flush=True)
 

@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import numbers
 import time
-from functools import partial
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy.stats import rankdata
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.utils import _safe_indexing, check_consistent_length, check_random_state, column_or_1d
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._delegate import DelegateMixin
-from .adapters import is_torch_model, make_adapter, model_input
-from .curvature import SOLVERS, BaseSolver, make_solver
-from .influence import FI_SCALINGS
-from .influence._active import (
-    AGGREGATIONS,
-    fi_active_scores,
-    fi_pair_factors,
-    if_active_scores,
-)
-from .influence._kfsvd import kfsvd_pair_factors
+from .adapters import model_input
+from .curvature import SOLVERS, BaseSolver
+from .influence import AGGREGATIONS, FI_SCALINGS, QUERY_METHODS, query_scores
 from .utils import check_two_classes, check_validation_set
 
 __all__ = ["InfluenceActiveLearner", "QUERY_METHODS"]
 
-QUERY_METHODS = ("fi", "if", "random", "entropy", "margin", "bald")
 _INFLUENCE = ("fi", "if")
 
 
@@ -44,20 +34,6 @@ def unlabeled_mask(y) -> np.ndarray:
     return np.array(
         [v is None or (isinstance(v, float) and np.isnan(v)) or v == -1 for v in y.ravel()]
     ).reshape(y.shape)
-
-
-def _entropy(P: np.ndarray) -> np.ndarray:
-    return -np.sum(np.where(P > 0, P * np.log(np.where(P > 0, P, 1.0)), 0.0), axis=1)
-
-
-def _bootstrap_proba(estimator, X, y, X_pool, seed: int):
-    rng = np.random.RandomState(seed)
-    for _ in range(100):  # a resample needs every class
-        idx = rng.randint(0, len(y), len(y))
-        if np.unique(y[idx]).size == np.unique(y).size:
-            break
-    model = clone(estimator).fit(_safe_indexing(X, idx), y[idx])
-    return model.predict_proba(X_pool)
 
 
 class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
@@ -248,50 +224,27 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     # -- scoring ---------------------------------------------------------------------
     def _exact_scores(self, model, X, y, lab, X_pool, X_val, y_val, rng) -> np.ndarray:
         """Query scores of ``X_pool`` for ``model`` fitted on rows ``lab``."""
-        method = self.method
-        if method == "random":
-            return rng.uniform(size=X_pool.shape[0])
-        if method in _INFLUENCE:
-            adapter = make_adapter(
-                model, X[lab], y[lab], params=self.params, gauss_newton=self.gauss_newton
-            )
-            solver = make_solver(self.solver, self.damping).fit(adapter)
-            if method == "fi":
-                pair_factors = fi_pair_factors
-                if self.approximation == "kfsvd":
-                    seed = rng.randint(np.iinfo(np.int32).max)
-                    pair_factors = partial(
-                        kfsvd_pair_factors, svd_rank=self.svd_rank, random_state=seed
-                    )
-                return fi_active_scores(
-                    adapter,
-                    solver,
-                    X[lab],
-                    adapter.encode_y(y[lab]),
-                    X_pool,
-                    aggregation=self.aggregation,
-                    scaling=self.scaling,
-                    pair_factors=pair_factors,
-                )
-            return if_active_scores(adapter, solver, X_pool, X_val, adapter.encode_y(y_val))
-        if method == "bald":
-            seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_estimators)
-            if is_torch_model(model):
-                from .adapters._torch import mc_dropout_proba
-
-                members = mc_dropout_proba(model, X_pool, seeds)
-            else:
-                members = Parallel(n_jobs=self.n_jobs)(
-                    delayed(_bootstrap_proba)(self._inner(), X[lab], y[lab], X_pool, s)
-                    for s in seeds
-                )
-            members = np.stack(members)  # (E, n_pool, K)
-            return _entropy(members.mean(axis=0)) - np.mean([_entropy(P) for P in members], 0)
-        P = model.predict_proba(model_input(model, X_pool))
-        if method == "entropy":
-            return _entropy(P)
-        top2 = np.sort(P, axis=1)[:, -2:]
-        return top2[:, 0] - top2[:, 1]  # margin: minus the gap
+        return query_scores(
+            model,
+            self._inner(),
+            X[lab],
+            y[lab],
+            X_pool,
+            X_val,
+            y_val,
+            method=self.method,
+            rng=rng,
+            solver=self.solver,
+            damping=self.damping,
+            params=self.params,
+            gauss_newton=self.gauss_newton,
+            aggregation=self.aggregation,
+            scaling=self.scaling,
+            approximation=self.approximation,
+            svd_rank=self.svd_rank,
+            n_estimators=self.n_estimators,
+            n_jobs=self.n_jobs,
+        )
 
     def _pool_scores(self, model, X, y, lab, pool, X_val, y_val, rng) -> np.ndarray:
         """Scores of the pool rows, through the rank surrogate where it applies."""
@@ -312,6 +265,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         return np.asarray(surrogate.predict(X[pool]), dtype=np.float64)
 
     # -- fitting -------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, y_oracle=None, X_val=None, y_val=None):
         """Fit on the labeled rows and score the pool; label ``n_rounds`` batches.
 
@@ -337,7 +291,6 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self : InfluenceActiveLearner
             The fitted learner.
         """
-        self._validate_params()
         if not is_classifier(self._inner()):
             raise ValueError(
                 f"InfluenceActiveLearner needs a classifier, got {type(self._inner()).__name__}."

@@ -1,8 +1,10 @@
 """Shared machinery of the row-selecting meta-estimators.
 
-A selector scores the training rows with a fitted clone of ``estimator``, drops the
-``budget`` rows with the highest score, refits a clone on the rest and delegates
-prediction to it. Subclasses implement :meth:`BaseRowSelector._score_rows` only.
+A selector scores the training rows, drops the ``budget`` rows with the highest
+score, refits a clone of ``estimator`` on the rest and delegates prediction to it.
+Subclasses implement :meth:`BaseRowSelector._score_rows` (and may override
+:meth:`BaseRowSelector._refit`); both receive a :class:`ScoredRows`, which fits the
+model on the scored rows the first time a subclass asks for it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,57 @@ from ._delegate import DelegateMixin
 from .adapters import model_input
 from .utils import check_two_classes, check_validation_set, check_xy, n_to_drop
 
-__all__ = ["BaseRowSelector"]
+__all__ = ["BaseRowSelector", "ScoredRows"]
+
+
+class ScoredRows:
+    """The rows a selector scores, their validation rows, and the model fitted on them.
+
+    Attributes
+    ----------
+    X, y : validated arrays of every training row (float64 ``X``)
+    X_fit, y_fit : the training rows as given (pandas kept, so that the inner
+        estimator sees the column names) or as the estimator takes them
+    scored : ndarray of int
+        Positions of the scored rows (every row unless some are held out).
+    X_val, y_val : validated validation rows
+    val_kw : dict
+        Row-aligned extras for the validation rows (``sensitive``).
+    """
+
+    def __init__(self, selector, X, y, X_fit, y_fit, scored, X_val, y_val, val_kw):
+        self._selector = selector
+        self.X, self.y, self.X_fit, self.y_fit = X, y, X_fit, y_fit
+        self.scored = scored
+        self.X_val, self.y_val, self.val_kw = X_val, y_val, val_kw
+        self._model = None
+
+    @property
+    def X_scored(self):
+        """The validated scored rows."""
+        return self.X[self.scored]
+
+    @property
+    def y_scored(self) -> np.ndarray:
+        """Their targets."""
+        return self.y[self.scored]
+
+    @property
+    def fitted(self) -> bool:
+        """Whether :meth:`model` has been fitted."""
+        return self._model is not None
+
+    def model(self):
+        """A clone of the estimator fitted on the scored rows (fitted once, then kept)."""
+        if self._model is None:
+            start = time.perf_counter()
+            self._model = clone(self._selector._inner()).fit(
+                _safe_indexing(self.X_fit, self.scored), _safe_indexing(self.y_fit, self.scored)
+            )
+            self._selector._log(
+                f"fitted the model on {len(self.scored)} rows in {time.perf_counter() - start:.2f}s"
+            )
+        return self._model
 
 
 class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
@@ -39,16 +91,18 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    #: Whether :meth:`_score_rows` receives a clone fitted on the scored rows; a
-    #: subclass that fits its own models (the valuator) sets False and gets ``None``.
-    _fit_before_scoring = True
+    #: The fitted attribute that holds one result per row (``nan`` on held-out rows),
+    #: and whether the rows with the highest result are dropped first (``scores_``:
+    #: harm) or those with the lowest (``values_``: value).
+    _result_attribute = "scores_"
+    _drop_highest = True
 
     # -- the step subclasses provide ---------------------------------------------------
     @abstractmethod
-    def _score_rows(self, estimator, X, y, X_val, y_val) -> np.ndarray:
-        """One score per row of ``X``; ``estimator`` is a fitted clone on ``(X, y)``.
+    def _score_rows(self, rows: ScoredRows) -> np.ndarray:
+        """One result per scored row (``rows.scored``), oriented as ``_drop_highest``.
 
-        ``estimator`` is ``None`` when the class sets ``_fit_before_scoring = False``.
+        Call ``rows.model()`` for the estimator fitted on the scored rows.
         """
 
     # -- fitting -----------------------------------------------------------------------
@@ -87,10 +141,9 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         of ``X``, ``None`` = not given) that the scorer needs on the validation rows:
         they are sliced to the held-out rows when ``validation`` splits internally.
         With explicit ``X_val``, ``aligned_val`` holds them for the rows of ``X_val``
-        instead. The resolved arrays are passed to :meth:`_score_rows` as keywords
-        (only when there are any).
+        instead. The resolved arrays reach :meth:`_score_rows` as ``rows.val_kw``.
+        The public ``fit`` validates the parameters (``_fit_context``) before.
         """
-        self._validate_params()
         classifier = is_classifier(self._inner())
         X_in, y_in = X, y
         X, y = validate_data(
@@ -148,40 +201,28 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         X_fit = X_in if hasattr(X_in, "iloc") else model_input(self._inner(), X)
         y_fit = y_in if hasattr(y_in, "iloc") else y
 
-        model = None
-        if self._fit_before_scoring:
-            start = time.perf_counter()
-            model = clone(self._inner()).fit(
-                _safe_indexing(X_fit, scored), _safe_indexing(y_fit, scored)
-            )
-            self._log(
-                f"fitted the model on {len(scored)} rows in {time.perf_counter() - start:.2f}s"
-            )
+        rows = ScoredRows(self, X, y, X_fit, y_fit, scored, X_val_arr, y_val_arr, val_kw)
         start = time.perf_counter()
-        row_scores = np.asarray(
-            self._score_rows(model, X[scored], y[scored], X_val_arr, y_val_arr, **val_kw),
-            dtype=np.float64,
-        )
+        result = np.asarray(self._score_rows(rows), dtype=np.float64)
         self._log(f"scored {len(scored)} rows in {time.perf_counter() - start:.2f}s")
 
-        self.scores_ = np.full(len(y), np.nan)
-        self.scores_[scored] = row_scores
-        order = np.argsort(-np.nan_to_num(row_scores, nan=-np.inf), kind="stable")
+        full = np.full(len(y), np.nan)
+        full[scored] = result
+        setattr(self, self._result_attribute, full)
+        harm = result if self._drop_highest else -result
+        order = np.argsort(-np.nan_to_num(harm, nan=-np.inf), kind="stable")
         self.trimmed_indices_ = scored[order[:n_drop]]
         keep = np.ones(len(y), dtype=bool)
         keep[self.trimmed_indices_] = False
         self.sample_indices_ = np.flatnonzero(keep)
-        self.estimator_ = self._refit(X_fit, y_fit, X, y, model, scored)
+        self.estimator_ = self._refit(rows)
         return self
 
-    def _refit(self, X_fit, y_fit, X, y, model, scored):
+    def _refit(self, rows: ScoredRows):
         """Return the final estimator, once ``trimmed_indices_`` are set.
 
-        The default drops the selected rows and refits on ``sample_indices_``.
-        ``X_fit, y_fit`` are the rows as given (pandas kept), ``X, y`` the validated
-        arrays, ``model`` the clone that was scored (``None`` when not fitted) and
-        ``scored`` the positions of the scored rows.
-        A subclass with another strategy overrides it (and may set its own fitted
+        The default drops the selected rows and refits on ``sample_indices_``. A
+        subclass with another strategy overrides it (and may set its own fitted
         attributes here).
         """
         self._log(
@@ -189,8 +230,8 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             f"{len(self.sample_indices_)} rows"
         )
         return clone(self._inner()).fit(
-            _safe_indexing(X_fit, self.sample_indices_),
-            _safe_indexing(y_fit, self.sample_indices_),
+            _safe_indexing(rows.X_fit, self.sample_indices_),
+            _safe_indexing(rows.y_fit, self.sample_indices_),
         )
 
     def fit_resample(self, X, y, **fit_params):

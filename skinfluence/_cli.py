@@ -312,8 +312,8 @@ def run_clean(args: argparse.Namespace) -> int:
     from sklearn.base import clone
     from sklearn.pipeline import make_pipeline
 
-    from ._scores import METHODS
     from ._trimmer import InfluenceTrimmer
+    from .influence import MEASURES as METHODS
 
     method = args.method.strip().lower()
     if method not in METHODS:
@@ -592,7 +592,7 @@ def add_commands(commands) -> None:
     commands : argparse._SubParsersAction
         The ``add_subparsers`` result of the ``skinfluence`` parser.
     """
-    from ._scores import METHODS
+    from .influence import MEASURES as METHODS
 
     clean = commands.add_parser(
         "clean",

@@ -40,8 +40,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import _safe_indexing
 
-from ._scores import METHODS
 from ._trimmer import InfluenceTrimmer
+from .influence import MEASURES as METHODS
 
 __all__ = [
     "DEFAULT_METHODS",

@@ -2,78 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 from sklearn.base import is_classifier
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .adapters import make_adapter
-from .curvature import make_solver
-from .influence import FI_SCALINGS, MEASURES, make_objective
+from .influence import FI_SCALINGS, compute_scores, get_measure
 from .utils import check_two_classes, check_validation_set, check_xy
 
-__all__ = ["influence_scores", "METHODS"]
-
-METHODS = (*MEASURES, "random")
-
-
-def _compute_scores(
-    estimator,
-    X,
-    y,
-    X_val,
-    y_val,
-    *,
-    method: str,
-    solver="exact",
-    damping: float = 0.0,
-    scaling: str = "appendix",
-    params="all",
-    gauss_newton: bool = False,
-    random_state=None,
-    objective="utility",
-    objective_options: dict | None = None,
-    **options,
-) -> np.ndarray:
-    """Scores of validated inputs; ``estimator`` is fitted on ``(X, y)``.
-
-    Each measure receives the keyword options its signature names, out of
-    ``scaling``, ``objective`` (built here), ``random_state``, ``estimator`` and
-    ``options``. A measure marked ``hessian_free`` gets ``solver=None``; one marked
-    ``fits_own_solver`` gets the solver unfitted.
-    """
-    if method == "random":
-        return check_random_state(random_state).uniform(size=X.shape[0])
-    if method not in MEASURES:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-    if scaling not in FI_SCALINGS:
-        raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
-    measure = MEASURES[method]
-    adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
-    fitted_solver = None
-    if getattr(measure, "fits_own_solver", False):
-        fitted_solver = make_solver(solver, damping)  # the measure fits what it needs
-    elif not getattr(measure, "hessian_free", False):
-        fitted_solver = make_solver(solver, damping).fit(adapter)
-    options.update(
-        scaling=scaling,
-        objective=make_objective(objective, **(objective_options or {})),
-        random_state=random_state,
-        estimator=estimator,
-        damping=damping,  # DataInf's per-layer λ (it builds no solver)
-    )
-    accepted = inspect.signature(measure).parameters
-    return measure(
-        adapter,
-        fitted_solver,
-        X,
-        adapter.encode_y(y),
-        X_val,
-        adapter.encode_y(y_val),
-        **{k: v for k, v in options.items() if k in accepted},
-    )
+__all__ = ["influence_scores"]
 
 
 def influence_scores(
@@ -116,8 +52,9 @@ def influence_scores(
     y_val : array-like of shape (n_val,)
         Their targets.
     method : str, default="fi"
-        One of ``METHODS``; see :class:`~skinfluence.InfluenceTrimmer` for every
-        method's formula and orientation. ``"fi"``: FI^util of seed 000 (local
+        A name in ``skinfluence.influence.MEASURES``; see
+        :class:`~skinfluence.InfluenceTrimmer` for every method's formula and
+        orientation. ``"fi"``: FI^util of seed 000 (local
         influence on the perturbation manifold); ``"if"``: classic influence on the
         validation loss (Koh & Liang, the IV baseline); ``"ip"`` / ``"ip_ensemble"``:
         Hessian-free inner products (seed 001), the latter averaged over dropout
@@ -192,13 +129,16 @@ def influence_scores(
     >>> scores.shape
     (400,)
     """
+    get_measure(method)
+    if scaling not in FI_SCALINGS:
+        raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
     check_is_fitted(estimator)
     classifier = is_classifier(estimator)
     X, y = check_xy(X, y, classifier=classifier)
     X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
     if classifier:
         check_two_classes(y, "influence_scores")
-    return _compute_scores(
+    return compute_scores(
         estimator,
         X,
         y,

@@ -168,8 +168,6 @@ class ShapleyValuator(BaseRowSelector):
     (20, (569,))
     """
 
-    _fit_before_scoring = False
-
     _parameter_constraints: dict = {
         **BaseRowSelector._parameter_constraints,
         "estimator": BaseRowSelector._parameter_constraints["estimator"] + [None],
@@ -274,7 +272,8 @@ class ShapleyValuator(BaseRowSelector):
             )
         return float(params[0]), float(params[1])
 
-    def _score_rows(self, estimator, X, y, X_val, y_val):
+    def _score_rows(self, rows):
+        X, y, X_val, y_val = rows.X_scored, rows.y_scored, rows.X_val, rows.y_val
         beta_params = self._check_beta_params()
         inner = self._inner()
         n = X.shape[0]

@@ -5,16 +5,22 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import _fit_context, clone, is_classifier
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import has_fit_parameter
 
-from ._base import BaseRowSelector
-from ._scores import METHODS, _compute_scores
+from ._base import BaseRowSelector, ScoredRows
 from .adapters import model_input
 from .curvature import SOLVERS, BaseSolver
-from .influence import FI_SCALINGS, GIF_SELECTIONS, OBJECTIVES, BaseObjective
-from .influence._objectives import ATTACKS
+from .influence import (
+    ATTACKS,
+    FI_SCALINGS,
+    GIF_SELECTIONS,
+    MEASURES,
+    OBJECTIVES,
+    BaseObjective,
+    compute_scores,
+)
 
 STRATEGIES = ("trim", "relabel", "reweight")
 
@@ -252,7 +258,7 @@ class InfluenceTrimmer(BaseRowSelector):
     _parameter_constraints: dict = {
         **BaseRowSelector._parameter_constraints,
         "estimator": BaseRowSelector._parameter_constraints["estimator"] + [None],
-        "method": [StrOptions(set(METHODS))],
+        "method": [StrOptions(set(MEASURES))],
         "solver": [StrOptions(set(SOLVERS)), BaseSolver],
         "damping": [Interval(Real, 0, None, closed="left")],
         "scaling": [StrOptions(set(FI_SCALINGS))],
@@ -317,6 +323,7 @@ class InfluenceTrimmer(BaseRowSelector):
         self.random_state = random_state
         self.verbose = verbose
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, X_val=None, y_val=None, sensitive=None, sensitive_val=None):
         """Score the training rows, drop the ``budget`` most harmful, refit.
 
@@ -346,7 +353,6 @@ class InfluenceTrimmer(BaseRowSelector):
         self : InfluenceTrimmer
             The fitted trimmer.
         """
-        self._validate_params()
         if self.strategy == "relabel" and not is_classifier(self._inner()):
             raise ValueError(
                 'strategy="relabel" gives rows another class label; it needs a '
@@ -395,20 +401,16 @@ class InfluenceTrimmer(BaseRowSelector):
         column = column.toarray() if hasattr(column, "toarray") else np.asarray(column)
         return column[:, 0]
 
-    @property
-    def _fit_before_scoring(self) -> bool:
-        # random scores need no model; relabelling multiclass rows asks it for a class
-        return self.method != "random" or self.strategy == "relabel"
-
-    def _score_rows(self, estimator, X, y, X_val, y_val, sensitive=None):
+    def _score_rows(self, rows: ScoredRows) -> np.ndarray:
+        sensitive = rows.val_kw.get("sensitive")
         if self.sensitive_feature is not None:
-            sensitive = self._sensitive_column(X_val)
-        return _compute_scores(
-            estimator,
-            X,
-            y,
-            X_val,
-            y_val,
+            sensitive = self._sensitive_column(rows.X_val)
+        return compute_scores(
+            rows.model() if MEASURES[self.method].model else None,
+            rows.X_scored,
+            rows.y_scored,
+            rows.X_val,
+            rows.y_val,
             method=self.method,
             solver=self.solver,
             damping=self.damping,
@@ -429,13 +431,14 @@ class InfluenceTrimmer(BaseRowSelector):
         )
 
     # -- strategies --------------------------------------------------------------------
-    def _new_labels(self, X, y, model) -> np.ndarray:
+    def _new_labels(self, rows: ScoredRows) -> np.ndarray:
         """Labels for ``trimmed_indices_``: the other class, or the likeliest other one."""
-        rows = self.trimmed_indices_
-        current = y[rows]
-        if len(self.classes_) == 2 or len(rows) == 0:
+        flagged = self.trimmed_indices_
+        current = rows.y[flagged]
+        if len(self.classes_) == 2 or len(flagged) == 0:
             return np.where(current == self.classes_[0], self.classes_[1], self.classes_[0])
-        proba = model.predict_proba(model_input(model, X[rows]))
+        model = rows.model()
+        proba = model.predict_proba(model_input(model, rows.X[flagged]))
         classes = np.asarray(model.classes_)
         proba = np.where(classes[None, :] == current[:, None], -np.inf, proba)
         return classes[np.argmax(proba, axis=1)]
@@ -454,17 +457,17 @@ class InfluenceTrimmer(BaseRowSelector):
         weights[scored] = softmax_weights(scores, self.temperature_)
         return weights
 
-    def _refit(self, X_fit, y_fit, X, y, model, scored):
+    def _refit(self, rows: ScoredRows):
         if self.strategy == "trim":
-            return super()._refit(X_fit, y_fit, X, y, model, scored)
-        self.sample_indices_ = np.arange(len(y))
+            return super()._refit(rows)
+        self.sample_indices_ = np.arange(len(rows.y))
         if self.strategy == "relabel":
-            self.new_labels_ = self._new_labels(X, y, model)
+            self.new_labels_ = self._new_labels(rows)
             self._log(f"relabeled {len(self.new_labels_)} rows; refitting on every row")
-            return clone(self._inner()).fit(X_fit, self._relabeled(y_fit))
-        self.sample_weight_ = self._softmax_weights(scored)
+            return clone(self._inner()).fit(rows.X_fit, self._relabeled(rows.y_fit))
+        self.sample_weight_ = self._softmax_weights(rows.scored)
         self._log("refitting on every row with softmax weights")
-        return clone(self._inner()).fit(X_fit, y_fit, sample_weight=self.sample_weight_)
+        return clone(self._inner()).fit(rows.X_fit, rows.y_fit, sample_weight=self.sample_weight_)
 
     def _relabeled(self, y):
         """A copy of ``y`` (array or pandas) with ``new_labels_`` at ``trimmed_indices_``."""

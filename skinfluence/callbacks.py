@@ -5,6 +5,6 @@ TracInCheckpoints``); ``import skinfluence`` does not import it, so skorch stays
 optional (``pip install skinfluence[skorch]``).
 """
 
-from .utils._checkpoints import TracInCheckpoints
+from .adapters._checkpoints import TracInCheckpoints
 
 __all__ = ["TracInCheckpoints"]

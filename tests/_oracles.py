@@ -59,7 +59,7 @@ def theta_of(adapter) -> torch.Tensor:
 def torch_model_of(adapter) -> TorchLinear:
     return TorchLinear(
         adapter.link,
-        adapter.n_rows_w,
+        adapter.n_raw_outputs,
         adapter.n_features,
         adapter.fit_intercept,
         adapter.lam,

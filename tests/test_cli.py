@@ -151,14 +151,14 @@ def test_clean_regression_target(tmp_path, data_csv, capsys):
 
 
 def test_clean_help_lists_every_method(capsys):
-    from skinfluence._scores import METHODS
+    from skinfluence.influence import MEASURES
 
     with pytest.raises(SystemExit):
         from skinfluence.__main__ import build_parser
 
         build_parser().parse_args(["clean", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for method in METHODS:
+    for method in MEASURES:
         assert method in text
 
 

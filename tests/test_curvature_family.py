@@ -40,6 +40,7 @@ def rel_err(a, b) -> float:
 class MatrixAdapter:
     """A test double: the 'Hessian' is an explicit symmetric matrix."""
 
+    capabilities = frozenset({"hvp", "hessian"})
     n_train = 1
 
     def __init__(self, A):

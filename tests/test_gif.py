@@ -43,8 +43,8 @@ def dense_gif(model, Xtr, ytr, Xva, yva, J):
 
 
 def test_registered():
-    assert MEASURES["gif"] is gif_scores
-    assert not getattr(gif_scores, "hessian_free", False)
+    assert MEASURES["gif"].function is gif_scores
+    assert MEASURES["gif"].curvature == "restricted"  # it takes curvature, unfitted
 
 
 def test_all_parameters_is_if(problem):

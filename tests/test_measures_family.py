@@ -175,7 +175,7 @@ def test_ip_is_if_with_identity_hessian(linear_case):
     # and the definition straight from the gradients
     G = ad.loss_grad(X, y)
     assert rel_err(ip, -(G @ ad.loss_grad(Xv, yv).mean(0)) / len(X)) < RTOL
-    assert ip_scores.hessian_free and ip_ensemble_scores.hessian_free
+    assert MEASURES["ip"].curvature == MEASURES["ip_ensemble"].curvature == "none"
 
 
 def test_ip_on_net_is_if_with_identity(net_case):

@@ -92,10 +92,10 @@ def test_one_checkpoint_is_lr_times_ip():
     assert [c["epoch"] for c in callback(net).checkpoints_] == [2]
     ad = make_adapter(net, X, y)
     ye, yve = ad.encode_y(y), ad.encode_y(yv)
-    got = tracin_scores(ad, None, X, ye, Xv, yve, estimator=net)
+    got = tracin_scores(ad, None, X, ye, Xv, yve)
     assert rel_err(got, lr * ip_scores(ad, None, X, ye, Xv, yve)) < 1e-10
     G = ad.loss_grad(X, ye)
-    self_got = self_tracin_scores(ad, None, X, ye, None, None, estimator=net)
+    self_got = self_tracin_scores(ad, None, X, ye, None, None)
     assert rel_err(self_got, lr * (G**2).sum(1)) < 1e-10
     # through the public entry point, with the last layer only (TracIn-Last)
     last = influence_scores(net, X, y, Xv, yv, "tracin", params="last")
@@ -206,6 +206,6 @@ def test_tracin_uses_the_objective():
     net = fit(X, y, every=1, max_epochs=2)
     ad = make_adapter(net, X, y)
     ye, yve = ad.encode_y(y), ad.encode_y(yv)
-    got = tracin_scores(ad, None, X, ye, Xv, yve, objective=FirstRowLoss(), estimator=net)
-    want = tracin_scores(ad, None, X, ye, Xv[:1], yve[:1], estimator=net)
+    got = tracin_scores(ad, None, X, ye, Xv, yve, objective=FirstRowLoss())
+    want = tracin_scores(ad, None, X, ye, Xv[:1], yve[:1])
     assert rel_err(got, want) < 1e-10

@@ -2,16 +2,25 @@
 
 :func:`make_adapter` picks the adapter for a fitted estimator: closed forms for
 scikit-learn linear models (:class:`LinearAdapter`), torch.func for skorch nets
-(:class:`TorchAdapter`, imported lazily).
+(:class:`TorchAdapter`, imported lazily). Each adapter declares its capabilities;
+:func:`require` names what a measure or solver needs and the adapter lacks.
 """
 
 from __future__ import annotations
 
 from ..exceptions import UnsupportedModelError
-from ._base import BaseAdapter
+from ._base import CAPABILITIES, BaseAdapter, require
 from ._linear import LINEAR_MODELS, LinearAdapter
 
-__all__ = ["BaseAdapter", "LinearAdapter", "is_torch_model", "make_adapter", "model_input"]
+__all__ = [
+    "CAPABILITIES",
+    "BaseAdapter",
+    "LinearAdapter",
+    "is_torch_model",
+    "make_adapter",
+    "model_input",
+    "require",
+]
 
 
 def is_torch_model(estimator) -> bool:

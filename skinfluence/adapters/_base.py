@@ -4,11 +4,21 @@ An adapter turns a fitted model and its training data into arrays. Measures and
 solvers see only this interface, never the estimator. Notation (seed 000, §2):
 
 * ``n`` rows, ``p`` input features, ``m`` parameters ``θ``, ``K`` classes
-  (``n_outputs``; 1 for regression).
+  (``n_outputs``; 1 for regression), ``K'`` raw model outputs (``n_raw_outputs``:
+  logits or the mean; 1 for binary classifiers and regressors).
 * ``L(y, x; θ)`` the per-row training loss the model minimised, without the penalty;
   the fitted model minimises ``R(θ) = mean_i L_i(θ) + penalty(θ)``.
 * ``H = ∂²R(θ̂)``, the mean regularised training Hessian (``m × m``).
 * ``M = ∂x∂θ L`` (``m × p``), never built: only products ``u·M = ∂x(u·∂θL)``.
+
+**Capabilities.** Every adapter declares, in :attr:`BaseAdapter.capabilities`, which
+groups of methods it implements (the names of :data:`CAPABILITIES`); a measure or a
+solver declares which it needs, and :func:`require` raises
+:class:`~skinfluence.exceptions.UnsupportedModelError` naming the missing ones. A
+method outside the declared capabilities does not exist on the adapter: nothing
+probes for it. A declared method may still refuse one particular model (a net
+without dropout layers has no MC dropout) with an ``UnsupportedModelError`` that
+says why.
 
 All arrays are float64 numpy arrays. Rows are handled in chunks by the caller, so
 every method must accept any subset of rows.
@@ -16,62 +26,62 @@ every method must accept any subset of rows.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from typing import ClassVar, Protocol
 
 import numpy as np
 
-__all__ = ["BaseAdapter"]
+from ..exceptions import UnsupportedModelError
+
+__all__ = ["CAPABILITIES", "BaseAdapter", "require"]
 
 
-class BaseAdapter(ABC):
+class BaseAdapter:
     """Derivatives of a fitted model, as numpy arrays.
+
+    A subclass sets :attr:`capabilities` and implements the methods of each
+    capability it names (see :data:`CAPABILITIES`), plus :meth:`encode_y`.
 
     Attributes
     ----------
+    capabilities : frozenset of str
+        The method groups of :data:`CAPABILITIES` this adapter implements.
+    estimator : fitted estimator
+        The model the derivatives are of.
     n_params : int
         Number of parameters ``m`` that influence is taken over.
     n_features : int
         Number of input features ``p`` (the dimension perturbed by FI).
     n_outputs : int
         ``K``: number of classes for classifiers, 1 for regressors.
+    n_raw_outputs : int
+        ``K'``: width of the model's raw outputs (logits or the mean): 1 for binary
+        classifiers and regressors, ``K`` for softmax models.
     is_classifier : bool
         Whether the model is a probabilistic classifier.
     n_train : int
         Number of training rows ``n`` the model was fitted on.
     """
 
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    estimator: object
     n_params: int
     n_features: int
     n_outputs: int
+    n_raw_outputs: int
     is_classifier: bool
     n_train: int
 
-    # -- curvature -------------------------------------------------------------------
-    def hessian(self) -> np.ndarray:
-        """Return the mean regularised training Hessian ``H`` (``m × m``).
+    @property
+    def model_name(self) -> str:
+        """Class name of the fitted model, for messages."""
+        return type(self.estimator).__name__
 
-        Adapters that cannot afford a dense Hessian raise ``NotImplementedError``;
-        iterative solvers then use :meth:`hvp`.
+    def encode_y(self, y) -> np.ndarray:  # pragma: no cover - every adapter has it
+        """Map user labels to the encoding the other methods take.
+
+        Class positions ``0..K-1`` for classifiers, float64 targets for regressors.
         """
-        raise NotImplementedError(f"{type(self).__name__} has no dense Hessian")
-
-    @abstractmethod
-    def hvp(self, V: np.ndarray) -> np.ndarray:
-        """Return ``H @ V`` for ``V`` of shape ``(m,)`` or ``(m, r)``."""
-
-    def batch_hvp(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Minibatch Hessian-vector product: ``mean_{i ∈ rows} ∂²θ L_i V + λ ⊙ V``.
-
-        An unbiased estimate of ``H @ V`` when ``rows`` are drawn uniformly from the
-        training rows (stochastic solvers such as LiSSA use it).
-
-        Parameters
-        ----------
-        V : ndarray of shape (m,) or (m, r)
-        rows : ndarray of int
-            Positions of training rows.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no minibatch Hessian-vector product")
+        raise NotImplementedError
 
     def param_groups(self) -> list[np.ndarray]:
         """Positions in ``θ`` of each parameter group ("layer"), for per-layer rules.
@@ -82,114 +92,6 @@ class BaseAdapter(ABC):
             Disjoint groups covering ``range(n_params)``; one group by default.
         """
         return [np.arange(self.n_params)]
-
-    def output_contributions(self, X) -> np.ndarray:
-        """Mean size ``mean_i |θ_j u_ij|`` of each parameter's term in its layer output.
-
-        ``u_ij`` is the input that parameter ``j`` multiplies on row ``i`` (1 for a
-        bias), so ``θ_j u_ij`` is its share of the layer's pre-activation (seed 004's
-        "outputs" parameter selection).
-
-        Parameters
-        ----------
-        X : array-like of shape (n, p)
-            Rows.
-
-        Returns
-        -------
-        ndarray of shape (m,)
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no per-parameter outputs")
-
-    # -- first order -----------------------------------------------------------------
-    @abstractmethod
-    def loss_grad(self, X, y: np.ndarray) -> np.ndarray:
-        """Per-row loss gradients ``∂θ L(y_i, x_i; θ̂)``, shape ``(n, m)``.
-
-        ``y`` is encoded: class indices ``0..K-1`` for classifiers, floats for
-        regressors (see :meth:`encode_y`).
-        """
-
-    @abstractmethod
-    def encode_y(self, y) -> np.ndarray:
-        """Map user labels to the encoding the other methods take."""
-
-    def outputs(self, X) -> np.ndarray:
-        """Return the model's raw outputs ``f`` (logits or the mean), shape ``(n, K')``.
-
-        Optional (the robustness objective uses it); adapters without it raise
-        ``NotImplementedError``.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no outputs()")
-
-    def input_grad(self, X, y: np.ndarray) -> np.ndarray:
-        """Return the per-row input gradients ``∂x L(y_i, x_i; θ̂)``, shape ``(n, p)``.
-
-        Optional (the robustness objective uses it); adapters without it raise
-        ``NotImplementedError``.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no input_grad()")
-
-    # -- mixed derivative ---------------------------------------------------------------
-    @abstractmethod
-    def mixed_product(self, X, y: np.ndarray, U: np.ndarray) -> np.ndarray:
-        """Products of parameter directions with the mixed derivative, per row.
-
-        Returns ``∂x (U[i, r] · ∂θ L(y_i, x; θ̂))`` at ``x = x_i`` with ``U`` held
-        fixed, i.e. ``U[i, r] @ M_i``.
-
-        Parameters
-        ----------
-        X : array of shape (n, p)
-        y : array of shape (n,), encoded
-        U : array of shape (r, m) (the same directions for every row) or
-            (n, r, m) (directions per row)
-
-        Returns
-        -------
-        array of shape (n, r, p)
-        """
-
-    @abstractmethod
-    def mixed_jvp(self, X, y: np.ndarray, C: np.ndarray) -> np.ndarray:
-        """The other product with the mixed derivative: ``M_i @ C[i, r]``, per row.
-
-        Returns ``∂θ (∂x L(y_i, x; θ̂) · C[i, r])`` at ``x = x_i``: the parameter
-        gradient of the loss's directional derivative along ``C[i, r]`` in input space.
-
-        Parameters
-        ----------
-        X : array of shape (n, p)
-        y : array of shape (n,), encoded
-        C : array of shape (n, r, p), input-space directions per row
-
-        Returns
-        -------
-        array of shape (n, r, m)
-        """
-
-    # -- the Fisher metric of the perturbation manifold ------------------------------------
-    @abstractmethod
-    def metric_factors(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Factors of the metric tensor ``G_z`` of seed 000 §2, through the outputs.
-
-        ``G_z = Σ_r w_r² a_rᵀ a_r`` with ``a_r = ∂θ l_r · ∂ωθ̂ + ∂x l_r``. For a
-        classifier ``r`` runs over the ``K`` classes, ``w_r = √P(r|x)`` and
-        ``l_r = log P(r|x)``. For a regressor with Gaussian likelihood
-        ``N(μ(x; θ), σ²)`` there is one factor, ``w = 1/σ`` and ``l = μ``.
-
-        Every ``l_r`` is a function of the model's ``K'`` outputs ``f`` (logits,
-        or the mean), so ``∂ l_r = Σ_k D[r, k] ∂f_k``. Returning the output
-        Jacobians instead of ``∂ l_r`` lets the measures solve ``K'`` (not ``K``)
-        linear systems per row: one for a binary classifier.
-
-        Returns
-        -------
-        w : array of shape (n, R)
-        D : array of shape (n, R, K'), ``∂ l_r / ∂ f_k``
-        J_theta : array of shape (n, K', m), ``∂θ f_k``
-        J_x : array of shape (n, K', p), ``∂x f_k``
-        """
 
     def chunk_size(self, width: int = 1, target_mb: float = 64.0) -> int:
         """Rows per chunk so that a ``(rows, width, max(m, p))`` float64 block fits.
@@ -208,3 +110,204 @@ class BaseAdapter(ABC):
         """
         per_row = 8.0 * max(width, 1) * max(self.n_params, self.n_features, 1)
         return int(max(1, min(1 << 16, target_mb * 2**20 // per_row)))
+
+
+def require(adapter: BaseAdapter, *capabilities: str, what: str, hint: str = "") -> None:
+    """Raise :class:`UnsupportedModelError` unless ``adapter`` has every capability.
+
+    Parameters
+    ----------
+    adapter : BaseAdapter
+    *capabilities : str
+        Names from :data:`CAPABILITIES`.
+    what : str
+        What needs them, for the message (``"method='datainf'"``, ``"solver='kfac'"``).
+    hint : str, default=""
+        What to use instead, appended to the message.
+    """
+    unknown = [c for c in capabilities if c not in CAPABILITIES]
+    if unknown:  # a programming error in a declaration, not a user error
+        raise ValueError(f"unknown adapter capabilities {unknown}; see CAPABILITIES.")
+    missing = [c for c in capabilities if c not in adapter.capabilities]
+    if missing:
+        described = "; ".join(f"{c} ({CAPABILITIES[c].__doc__.splitlines()[0]})" for c in missing)
+        raise UnsupportedModelError(
+            f"{what} needs {described}, which {type(adapter).__name__} does not provide"
+            f" for {adapter.model_name}." + (f" {hint}" if hint else "")
+        )
+
+
+# -- the capabilities: one protocol each, documenting the methods it groups ----------------
+class Gradients(Protocol):
+    """per-row loss gradients"""
+
+    def loss_grad(self, X, y: np.ndarray) -> np.ndarray:
+        """Per-row loss gradients ``∂θ L(y_i, x_i; θ̂)``, shape ``(n, m)``.
+
+        ``y`` is encoded (:meth:`BaseAdapter.encode_y`).
+        """
+
+
+class HVP(Protocol):
+    """Hessian-vector products"""
+
+    def hvp(self, V: np.ndarray) -> np.ndarray:
+        """Return ``H @ V`` for ``V`` of shape ``(m,)`` or ``(m, r)``."""
+
+
+class Hessian(Protocol):
+    """a dense Hessian"""
+
+    def hessian(self) -> np.ndarray:
+        """Return the mean regularised training Hessian ``H`` (``m × m``).
+
+        An adapter may refuse a model too large for a dense matrix with a
+        ``NotImplementedError`` that names the iterative solver to use.
+        """
+
+
+class BatchHVP(Protocol):
+    """minibatch Hessian-vector products"""
+
+    def batch_hvp(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Minibatch Hessian-vector product: ``mean_{i ∈ rows} ∂²θ L_i V + λ ⊙ V``.
+
+        An unbiased estimate of ``H @ V`` when ``rows`` are drawn uniformly from the
+        training rows (stochastic solvers such as LiSSA use it).
+        """
+
+
+class Mixed(Protocol):
+    """products with the mixed derivative"""
+
+    def mixed_product(self, X, y: np.ndarray, U: np.ndarray) -> np.ndarray:
+        """``∂x (U[i, r] · ∂θ L(y_i, x; θ̂))`` at ``x = x_i``, i.e. ``U[i, r] @ M_i``.
+
+        ``U`` of shape ``(r, m)`` (the same directions for every row) or ``(n, r, m)``
+        (directions per row); returns ``(n, r, p)``.
+        """
+
+    def mixed_jvp(self, X, y: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """``∂θ (∂x L(y_i, x; θ̂) · C[i, r])`` at ``x = x_i``, i.e. ``M_i @ C[i, r]``.
+
+        ``C`` of shape ``(n, r, p)``; returns ``(n, r, m)``.
+        """
+
+
+class Metric(Protocol):
+    """factors of the perturbation metric"""
+
+    def metric_factors(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Factors of the metric tensor ``G_z`` of seed 000 §2, through the outputs.
+
+        ``G_z = Σ_r w_r² a_rᵀ a_r`` with ``a_r = ∂θ l_r · ∂ωθ̂ + ∂x l_r``. For a
+        classifier ``r`` runs over the ``K`` classes, ``w_r = √P(r|x)`` and
+        ``l_r = log P(r|x)``; for a regressor with Gaussian likelihood
+        ``N(μ(x; θ), σ²)`` there is one factor, ``w = 1/σ`` and ``l = μ``. Every
+        ``l_r`` is a function of the ``K'`` raw outputs ``f``, ``∂ l_r = Σ_k D[r, k]
+        ∂f_k``, so the measures solve ``K'`` (not ``K``) linear systems per row.
+
+        Returns ``w`` (n, R), ``D`` (n, R, K'), ``J_theta = ∂θ f`` (n, K', m) and
+        ``J_x = ∂x f`` (n, K', p).
+        """
+
+
+class InputGrad(Protocol):
+    """raw outputs and input gradients"""
+
+    def outputs(self, X) -> np.ndarray:
+        """The raw outputs ``f`` (logits, log-probabilities or the mean), ``(n, K')``."""
+
+    def input_grad(self, X, y: np.ndarray) -> np.ndarray:
+        """Per-row input gradients ``∂x L(y_i, x_i; θ̂)``, shape ``(n, p)``."""
+
+
+class Theta(Protocol):
+    """the parameters, and the model at other parameters"""
+
+    def get_theta(self) -> np.ndarray:
+        """A copy of the fitted parameters ``θ̂``, shape ``(m,)``."""
+
+    def at_theta(self, theta: np.ndarray) -> BaseAdapter:
+        """A copy of the adapter with every derivative taken at ``theta``."""
+
+
+class Layers(Protocol):
+    """parameter blocks by layer"""
+
+    def layer_blocks(self) -> list[tuple[str, np.ndarray]]:
+        """``(name, positions in θ)`` of each layer's parameters (DataInf's layers)."""
+
+
+class OutputContributions(Protocol):
+    """each parameter's share of its layer's output"""
+
+    def output_contributions(self, X) -> np.ndarray:
+        """Mean size ``mean_i |θ_j u_ij|`` of each parameter's term in its layer output.
+
+        ``u_ij`` is the input that parameter ``j`` multiplies on row ``i`` (1 for a
+        bias): seed 004's "outputs" parameter selection. Shape ``(m,)``.
+        """
+
+
+class LinearHead(Protocol):
+    """the last linear layer over its input features"""
+
+    def linear_head(self, X, y=None):
+        """``(A, R, lam, index)``: the head's features ``ã``, ``∂L/∂s`` (or None),
+        the L2 penalty of each column of ``[W | b]`` and the positions in ``θ``."""
+
+
+class KFAC(Protocol):
+    """Kronecker factors of the Gauss-Newton matrix"""
+
+    def kfac_layers(self) -> list:
+        """The layers that hold the selected parameters, with their index maps."""
+
+    def kfac_row_factors(self, X) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per layer, each row's ``ã`` and output-curvature roots."""
+
+    def kfac_factors(self) -> list:
+        """Per layer, the factors ``A`` and ``G`` of the K-FAC block ``G ⊗ A``."""
+
+    def ekfac_eigenvalues(self, bases) -> list[np.ndarray]:
+        """Per layer, the exact Gauss-Newton diagonal in a Kronecker eigenbasis."""
+
+
+class Checkpoints(Protocol):
+    """parameter checkpoints recorded during training"""
+
+    def checkpoints(self) -> list[dict]:
+        """The recorded checkpoints, oldest first (``"params"``, ``"lr"``, ``"epoch"``)."""
+
+    def at_state(self, state) -> BaseAdapter:
+        """A copy of the adapter at a whole saved module state."""
+
+    def per_parameter(self, values) -> np.ndarray:
+        """One value per parameter name spread over ``θ``'s layout, ``(m,)``."""
+
+
+class MCDropout(Protocol):
+    """class probabilities under MC dropout"""
+
+    def mc_dropout_proba(self, X, seeds) -> list[np.ndarray]:
+        """Class probabilities ``(n, K)`` of one stochastic forward pass per seed."""
+
+
+#: Capability name -> the protocol documenting its methods.
+CAPABILITIES: dict[str, type] = {
+    "gradients": Gradients,
+    "hvp": HVP,
+    "hessian": Hessian,
+    "batch_hvp": BatchHVP,
+    "mixed": Mixed,
+    "metric": Metric,
+    "input_grad": InputGrad,
+    "theta": Theta,
+    "layers": Layers,
+    "output_contributions": OutputContributions,
+    "linear_head": LinearHead,
+    "kfac": KFAC,
+    "checkpoints": Checkpoints,
+    "mc_dropout": MCDropout,
+}

@@ -163,6 +163,22 @@ class LinearAdapter(BaseAdapter):
         Their targets (user labels, not encoded).
     """
 
+    capabilities = frozenset(
+        {
+            "gradients",
+            "hvp",
+            "hessian",
+            "batch_hvp",
+            "mixed",
+            "metric",
+            "input_grad",
+            "theta",
+            "layers",
+            "output_contributions",
+            "linear_head",
+        }
+    )
+
     def __init__(self, estimator, X, y):
         if type(estimator).__name__ not in LINEAR_MODELS:
             raise UnsupportedModelError(
@@ -178,9 +194,9 @@ class LinearAdapter(BaseAdapter):
         self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))
         intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64))
         self.b = intercept if self.fit_intercept else np.zeros(coef.shape[0])
-        self.n_rows_w, self.n_features = coef.shape
+        self.n_raw_outputs, self.n_features = coef.shape
         self.q = self.n_features + int(self.fit_intercept)
-        self.n_params = self.n_rows_w * self.q
+        self.n_params = self.n_raw_outputs * self.q
         self.is_classifier = self.link != "squared"
         if self.is_classifier:
             self.classes_ = np.asarray(estimator.classes_)
@@ -237,14 +253,14 @@ class LinearAdapter(BaseAdapter):
         return r, np.ones((z.shape[0], 1, 1))
 
     def _penalty_diag(self) -> np.ndarray:
-        lam = np.full((self.n_rows_w, self.q), self.lam)
+        lam = np.full((self.n_raw_outputs, self.q), self.lam)
         if self.fit_intercept:
             lam[:, -1] = self.lam_b
         return lam.ravel()
 
     # -- curvature -----------------------------------------------------------------
     def hessian(self) -> np.ndarray:
-        k, q = self.n_rows_w, self.q
+        k, q = self.n_raw_outputs, self.q
         H = np.zeros((k, q, k, q))
         X = self.X
         _, S = self._first_second(self._z(_dense_rows(X)), None)
@@ -262,7 +278,7 @@ class LinearAdapter(BaseAdapter):
     def hvp(self, V: np.ndarray) -> np.ndarray:
         V = np.asarray(V, dtype=np.float64)
         squeeze = V.ndim == 1
-        V2 = V.reshape(self.n_rows_w, self.q, -1)  # (K', q, r)
+        V2 = V.reshape(self.n_raw_outputs, self.q, -1)  # (K', q, r)
         Xt = self._tilde(_dense_rows(self.X))
         _, S = self._first_second(self._z(Xt[:, : self.n_features]), None)
         T = np.einsum("nq,kqr->nkr", Xt, V2)  # (n, K', r)
@@ -277,7 +293,7 @@ class LinearAdapter(BaseAdapter):
         """Return ``mean_{i ∈ rows} S_i ⊗ x̃_i x̃_iᵀ V + λ ⊙ V`` (a minibatch ``H V``)."""
         V = np.asarray(V, dtype=np.float64)
         rows = np.asarray(rows, dtype=np.intp)
-        V2 = V.reshape(self.n_rows_w, self.q, -1)
+        V2 = V.reshape(self.n_raw_outputs, self.q, -1)
         Xt = self._tilde(_dense_rows(self.X[rows]))
         _, S = self._first_second(self._z(Xt[:, : self.n_features]), None)
         ST = np.einsum("nkl,nlr->nkr", S, np.einsum("nq,kqr->nkr", Xt, V2))
@@ -312,7 +328,7 @@ class LinearAdapter(BaseAdapter):
         Xt = self._tilde(Xd)
         r, S = self._first_second(self._z(Xd), y)
         U = np.asarray(U, dtype=np.float64)
-        k, p = self.n_rows_w, self.n_features
+        k, p = self.n_raw_outputs, self.n_features
         if k == 1:  # one output: (S t) W + r U_W without the K' axes
             if U.ndim == 2:
                 t = Xt @ U.T
@@ -347,7 +363,7 @@ class LinearAdapter(BaseAdapter):
     def metric_factors(self, X):
         Xd = _dense_rows(X)
         Xt = self._tilde(Xd)
-        n, k = len(Xd), self.n_rows_w
+        n, k = len(Xd), self.n_raw_outputs
         z = self._z(Xd)
         if self.link == "squared":
             D = np.ones((n, 1, 1))
@@ -388,9 +404,9 @@ class LinearAdapter(BaseAdapter):
         if theta.shape != (self.n_params,):
             raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}.")
         new = copy.copy(self)
-        Wt = theta.reshape(self.n_rows_w, self.q)
+        Wt = theta.reshape(self.n_raw_outputs, self.q)
         new.W = Wt[:, : self.n_features].copy()
-        new.b = Wt[:, -1].copy() if self.fit_intercept else np.zeros(self.n_rows_w)
+        new.b = Wt[:, -1].copy() if self.fit_intercept else np.zeros(self.n_raw_outputs)
         return new
 
     def layer_blocks(self) -> list[tuple[str, np.ndarray]]:
@@ -426,7 +442,7 @@ class LinearAdapter(BaseAdapter):
         lam = np.full(self.q, self.lam)
         if self.fit_intercept:
             lam[-1] = self.lam_b
-        return self._tilde(Xd), R, lam, np.arange(self.n_params).reshape(self.n_rows_w, self.q)
+        return self._tilde(Xd), R, lam, np.arange(self.n_params).reshape(self.n_raw_outputs, self.q)
 
 
 def _weighted_gram(X, s: np.ndarray, intercept: bool) -> np.ndarray:

@@ -320,6 +320,25 @@ class TorchAdapter(BaseAdapter):
     ``D = [[1]]``, ``w = 1/σ``).
     """
 
+    capabilities = frozenset(
+        {
+            "gradients",
+            "hvp",
+            "hessian",
+            "batch_hvp",
+            "mixed",
+            "metric",
+            "input_grad",
+            "theta",
+            "layers",
+            "output_contributions",
+            "linear_head",
+            "kfac",
+            "checkpoints",
+            "mc_dropout",
+        }
+    )
+
     #: Largest number of parameters for which :meth:`hessian` builds a dense matrix.
     max_dense_params = 5000
 
@@ -384,7 +403,7 @@ class TorchAdapter(BaseAdapter):
         self.n_train, self.n_features = self._X.shape
         with _eval_mode(module), torch.no_grad():
             n_out = self._raw(self._theta, self._X[:1]).shape[1]
-        self.n_out_ = n_out  # K': number of module outputs
+        self.n_raw_outputs = n_out  # K': number of module outputs
         if self.kind in ("ce", "nll"):
             if n_out < 2:
                 raise UnsupportedModelError(
@@ -963,7 +982,7 @@ class TorchAdapter(BaseAdapter):
         layers = self.kfac_layers()
         A = [np.zeros((L.d_a, L.d_a)) for L in layers]
         G = [np.zeros((L.d_out, L.d_out)) for L in layers]
-        for rows in iter_chunks(self.n_train, self.chunk_size(self.n_out_ + 2)):
+        for rows in iter_chunks(self.n_train, self.chunk_size(self.n_raw_outputs + 2)):
             for j, (a, S) in enumerate(self.kfac_row_factors(self._X[rows])):
                 A[j] += a.T @ a
                 S2 = S.transpose(1, 0, 2).reshape(S.shape[1], -1)
@@ -1005,7 +1024,7 @@ class TorchAdapter(BaseAdapter):
         layers = self.kfac_layers()
         Xt = self._rows(X)
         sums = [np.zeros(L.d_a) for L in layers]
-        for rows in iter_chunks(Xt.shape[0], self.chunk_size(self.n_out_ + 2)):
+        for rows in iter_chunks(Xt.shape[0], self.chunk_size(self.n_raw_outputs + 2)):
             for j, (a, _) in enumerate(self.kfac_row_factors(Xt[rows])):
                 sums[j] += np.abs(a).sum(axis=0)
         theta = self._theta.detach().cpu().numpy()
@@ -1040,7 +1059,7 @@ class TorchAdapter(BaseAdapter):
         if len(bases) != len(layers):
             raise ValueError(f"bases must hold one (Q_G, Q_A) pair per layer ({len(layers)}).")
         out = [np.zeros((L.d_out, L.d_a)) for L in layers]
-        for rows in iter_chunks(self.n_train, self.chunk_size(self.n_out_ + 2)):
+        for rows in iter_chunks(self.n_train, self.chunk_size(self.n_raw_outputs + 2)):
             for j, (a, S) in enumerate(self.kfac_row_factors(self._X[rows])):
                 QG, QA = bases[j]
                 u = (np.einsum("lo,ilk->iok", QG, S) ** 2).sum(axis=2)  # (rows, d_out)
@@ -1174,6 +1193,58 @@ class TorchAdapter(BaseAdapter):
                 fixed[name] = tensor(name).reshape(fixed[name].shape)
         new._fixed = fixed
         return new
+
+    def checkpoints(self) -> list[dict]:
+        """The checkpoints recorded by the net's ``TracInCheckpoints`` callback.
+
+        Returns
+        -------
+        list of dict
+            ``checkpoints_`` of the callback, oldest first (see
+            :class:`skinfluence.callbacks.TracInCheckpoints`).
+
+        Raises
+        ------
+        UnsupportedModelError
+            When the net has no such callback, or it recorded no checkpoint.
+        """
+        from ._checkpoints import TracInCheckpoints
+
+        found = [
+            cb
+            for _, cb in getattr(self.estimator, "callbacks_", [])
+            if isinstance(cb, TracInCheckpoints)
+        ]
+        if not found:
+            raise UnsupportedModelError(
+                f"this {self.model_name} has no TracInCheckpoints callback; fit it with "
+                "callbacks=[skinfluence.callbacks.TracInCheckpoints()] to use "
+                "method='tracin' or 'self_tracin', or use method='ip'."
+            )
+        checkpoints = getattr(found[-1], "checkpoints_", [])
+        if not checkpoints:
+            raise UnsupportedModelError(
+                "the TracInCheckpoints callback holds no checkpoint: fit the net for at "
+                "least one epoch."
+            )
+        return checkpoints
+
+    def mc_dropout_proba(self, X, seeds) -> list[np.ndarray]:
+        """Class probabilities with the net's dropout layers active (MC dropout).
+
+        See :func:`mc_dropout_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+        seeds : sequence of int
+            One seed per stochastic pass.
+
+        Returns
+        -------
+        list of ndarray of shape (n, K)
+        """
+        return mc_dropout_proba(self.estimator, X, seeds)
 
     def per_parameter(self, values) -> np.ndarray:
         """Spread one value per parameter name over ``θ``'s layout.

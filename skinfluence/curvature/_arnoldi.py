@@ -40,7 +40,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..exceptions import SingularHessianWarning
-from ._solvers import BaseSolver
+from ._base import BaseSolver
 
 __all__ = ["ArnoldiSolver"]
 

@@ -43,9 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import UnsupportedModelError
+from ._base import BaseSolver
 from ._kfac import layer_damping, warn_singular
-from ._solvers import BaseSolver
 
 __all__ = ["EKFACSolver"]
 
@@ -76,6 +75,9 @@ class EKFACSolver(BaseSolver):
     See the module docstring for the formula, sources, exact cases and cost.
     """
 
+    needs = ("kfac",)
+    hint = "EK-FAC needs a torch model; linear models have the exact solver: solver='exact'."
+
     def __init__(self, damping: float = 0.0, rcond: float = 1e-10):
         super().__init__(damping)
         self.rcond = rcond
@@ -95,11 +97,6 @@ class EKFACSolver(BaseSolver):
             The fitted solver.
         """
         super().fit(adapter)
-        if not hasattr(adapter, "ekfac_eigenvalues"):
-            raise UnsupportedModelError(
-                f"EK-FAC needs a torch model; {type(adapter).__name__} has no Kronecker "
-                "factors (linear models have the exact solver: solver='exact')."
-            )
         self.factors_ = adapter.kfac_factors()
         bases = []
         for F in self.factors_:

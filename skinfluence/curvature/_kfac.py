@@ -47,8 +47,8 @@ import warnings
 
 import numpy as np
 
-from ..exceptions import SingularHessianWarning, UnsupportedModelError
-from ._solvers import BaseSolver
+from ..exceptions import SingularHessianWarning
+from ._base import BaseSolver
 
 __all__ = ["KFACSolver"]
 
@@ -127,6 +127,9 @@ class KFACSolver(BaseSolver):
     See the module docstring for the formula, source and cost.
     """
 
+    needs = ("kfac",)
+    hint = "K-FAC needs a torch model; linear models have the exact solver: solver='exact'."
+
     def __init__(self, damping: float = 0.0, rcond: float = 1e-10):
         super().__init__(damping)
         self.rcond = rcond
@@ -146,11 +149,6 @@ class KFACSolver(BaseSolver):
             The fitted solver.
         """
         super().fit(adapter)
-        if not hasattr(adapter, "kfac_factors"):
-            raise UnsupportedModelError(
-                f"K-FAC needs a torch model; {type(adapter).__name__} has no Kronecker "
-                "factors (linear models have the exact solver: solver='exact')."
-            )
         self.factors_ = adapter.kfac_factors()
         lam = np.asarray(adapter.lam, dtype=np.float64)
         self.blocks_ = []

@@ -62,10 +62,12 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.utils import check_random_state
 
+from ..adapters import require
 from ..exceptions import ConvergenceWarning
-from ._solvers import BaseSolver
+from ._base import BaseSolver
 
 __all__ = ["LiSSADivergenceError", "LiSSASolver", "ModifiedLiSSASolver"]
 
@@ -222,6 +224,8 @@ class LiSSASolver(BaseSolver):
             not isinstance(self.batch_size, Integral) or self.batch_size < 1
         ):
             raise ValueError(f"batch_size must be None or an int >= 1, got {self.batch_size!r}.")
+        if not self._full:
+            require(adapter, "batch_hvp", what=f"LiSSA with batch_size={self.batch_size}")
         if not isinstance(self.n_repeats, Integral) or self.n_repeats < 1:
             raise ValueError(f"n_repeats must be an int >= 1, got {self.n_repeats!r}.")
         self._rng = check_random_state(self.random_state)
@@ -481,3 +485,19 @@ class ModifiedLiSSASolver(BaseSolver):
 
         X = self._run(apply, self._hvp(B2)[J])
         return X if B.ndim == 2 else X[:, 0]
+
+    def solve_restricted(self, adapter, J: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``(H_J⁺)ᵀ b[J]`` by the modified series, on a copy with ``selection=J``.
+
+        Parameters
+        ----------
+        adapter : BaseAdapter
+        J : ndarray of int
+        b : ndarray of shape (m,)
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
+        selection = J if J.size < adapter.n_params else None
+        return clone(self).set_params(selection=selection).fit(adapter).solve(b)

@@ -1,61 +1,62 @@
 """Influence measures (the math layer): functions of adapter quantities.
 
-Each measure takes ``(adapter, solver, X, y_enc, X_val, y_val_enc, *, **options)``
-and returns one score per training row, oriented so that the highest score is
-trimmed first. Module docstrings state the formula, source, sign convention and cost.
-
-Keyword options are passed by name when the measure's signature has them:
-``scaling``, ``objective`` (a :class:`BaseObjective`; ``None`` = mean validation
-loss), ``random_state``, ``estimator`` (the fitted model itself) and any
-method-specific option the estimators forward. A measure that never inverts the
-Hessian sets the function attribute ``hessian_free = True`` and gets
-``solver=None``; one that builds its own curvature from the solver's settings sets
-``fits_own_solver = True`` and gets the solver unfitted. Register a measure in
-:data:`MEASURES` to make it a ``method=``.
+Every ``method=`` is declared once in :data:`MEASURES` (a :class:`Measure`: its
+function, the adapter capabilities it needs, its curvature, whether it scores
+against a validation objective, its options); :func:`compute_scores` is the one
+dispatch from a fitted model to scores and :func:`query_scores` its twin for the
+active learner's pool rows (:data:`QUERY_METHODS`). Module docstrings state each
+measure's formula, source, sign convention and cost.
 """
 
+from ._active import AGGREGATIONS, aggregate, fi_active_scores, fi_pairs, if_active_scores
 from ._datainf import datainf_scores
+from ._dispatch import QUERY_METHODS, compute_scores, query_scores
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
 from ._gif import GIF_SELECTIONS, gif_scores, select_parameters
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
-from ._objectives import OBJECTIVES, BaseObjective, make_objective
+from ._objectives import ATTACKS, OBJECTIVES, BaseObjective, make_objective
+from ._query import QUERY_STRATEGIES, bald_scores, entropy_scores, margin_scores
+from ._registry import MEASURES, Measure, get_measure, random_scores
 from ._representer import representer_scores
 from ._self import self_scores
 from ._tracin import self_tracin_scores, tracin_scores
 
 __all__ = [
+    "AGGREGATIONS",
+    "ATTACKS",
     "FI_SCALINGS",
     "GIF_SELECTIONS",
-    "gif_scores",
-    "select_parameters",
     "MEASURES",
     "OBJECTIVES",
+    "QUERY_METHODS",
+    "QUERY_STRATEGIES",
     "BaseObjective",
+    "Measure",
+    "aggregate",
+    "bald_scores",
+    "compute_scores",
+    "datainf_scores",
+    "entropy_scores",
+    "fi_active_scores",
+    "fi_pairs",
     "fi_scale",
     "fi_scores",
+    "get_measure",
+    "gif_scores",
+    "if_active_scores",
     "if_scores",
-    "datainf_scores",
     "ip_ensemble_scores",
     "ip_scores",
+    "make_objective",
+    "margin_scores",
+    "metric_root",
+    "perturbation_root",
+    "query_scores",
+    "random_scores",
     "representer_scores",
+    "select_parameters",
     "self_scores",
     "self_tracin_scores",
     "tracin_scores",
-    "make_objective",
-    "metric_root",
-    "perturbation_root",
 ]
-
-MEASURES = {
-    "fi": fi_scores,
-    "if": if_scores,
-    "gif": gif_scores,
-    "ip": ip_scores,
-    "ip_ensemble": ip_ensemble_scores,
-    "self": self_scores,
-    "tracin": tracin_scores,
-    "self_tracin": self_tracin_scores,
-    "datainf": datainf_scores,
-    "representer": representer_scores,
-}

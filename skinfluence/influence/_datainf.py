@@ -35,7 +35,7 @@ row is removed. Highest = trimmed first.
 
 Cost: two passes of per-row gradients over the training rows and one validation
 gradient, ``O(n m)`` time, ``O(m)`` memory beyond a chunk — no Hessian
-(``hessian_free``).
+(``curvature="none"`` in the registry).
 """
 
 from __future__ import annotations
@@ -47,17 +47,6 @@ from ._common import inner_product_scores
 from ._objectives import UtilityObjective
 
 __all__ = ["datainf_scores", "datainf_inverse"]
-
-
-def _blocks(adapter):
-    if not hasattr(adapter, "layer_blocks"):
-        from ..exceptions import UnsupportedModelError
-
-        raise UnsupportedModelError(
-            f"{type(adapter).__name__} cannot split its parameters into layers "
-            "(layer_blocks), which DataInf needs."
-        )
-    return adapter.layer_blocks()
 
 
 def datainf_inverse(adapter, X, y_enc, v: np.ndarray, damping: float = 0.0) -> np.ndarray:
@@ -77,7 +66,7 @@ def datainf_inverse(adapter, X, y_enc, v: np.ndarray, damping: float = 0.0) -> n
     w : ndarray of shape (m,)
         ``w_l = (1/λ_l)(v_l - (1/n) Σ_i c_il g_il)`` per layer.
     """
-    blocks = _blocks(adapter)
+    blocks = adapter.layer_blocks()
     n = X.shape[0]
     v = np.asarray(v, dtype=np.float64)
     lam = np.full(len(blocks), float(damping))
@@ -125,6 +114,3 @@ def datainf_scores(
     objective = objective or UtilityObjective()
     w = datainf_inverse(adapter, X, y_enc, objective.grad(adapter, X_val, y_val_enc), damping)
     return -inner_product_scores(adapter, X, y_enc, w) / adapter.n_train
-
-
-datainf_scores.hessian_free = True

@@ -48,14 +48,12 @@ Cost: one pass of per-row gradients to select (``"gradients"``) or one forward p
 
 from __future__ import annotations
 
-import inspect
 from numbers import Real
 
 import numpy as np
-import scipy.linalg as sla
 from sklearn.utils import check_random_state
 
-from ..curvature import ExactSolver, ModifiedLiSSASolver
+from ..adapters import require
 from ..exceptions import UnsupportedModelError
 from ..utils import iter_chunks
 from ._common import inner_product_scores
@@ -139,13 +137,15 @@ def select_parameters(
             size += np.abs(adapter.loss_grad(X[rows], y_enc[rows])).sum(axis=0)
         size /= max(X.shape[0], 1)
     else:
+        hint = "use gif_selection='gradients' or 'random'."
+        require(adapter, "output_contributions", what=f"gif_selection={selection!r}", hint=hint)
         try:
             size = np.asarray(adapter.output_contributions(X), dtype=np.float64)
-        except (NotImplementedError, UnsupportedModelError) as exc:
+        except UnsupportedModelError as exc:
             raise UnsupportedModelError(
                 f"gif_selection={selection!r} needs each parameter's layer output, which "
                 f"{type(adapter).__name__} gives only for linear models and nn.Linear "
-                f"layers ({exc}); use gif_selection='gradients' or 'random'."
+                f"layers ({exc}); {hint}"
             ) from exc
     sign = 1.0 if selection.startswith("lowest") else -1.0
     picks = []
@@ -154,31 +154,6 @@ def select_parameters(
         order = np.argsort(sign * size[g], kind="stable")
         picks.append(g[order[:k]])
     return np.sort(np.concatenate(picks))
-
-
-def _adjoint_solve(adapter, solver, J: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(H_J⁺)ᵀ b[J]`` with the curvature of ``solver``."""
-    m = adapter.n_params
-    if isinstance(solver, ModifiedLiSSASolver):
-        names = inspect.signature(type(solver)).parameters
-        params = {k: getattr(solver, k) for k in names if hasattr(solver, k)}
-        params["selection"] = J if J.size < m else None
-        return type(solver)(**params).fit(adapter).solve(b)
-    if isinstance(solver, ExactSolver):
-        if J.size == m:
-            if not hasattr(solver, "inverse_"):
-                solver.fit(adapter)
-            return solver.solve(b)
-        H = np.array(adapter.hessian(), dtype=np.float64)
-        H = 0.5 * (H + H.T)
-        H[np.diag_indices_from(H)] += solver.damping
-        u, *_ = sla.lstsq(H[:, J].T, b[J], cond=solver.rcond)
-        return u
-    raise ValueError(
-        "method='gif' needs the Moore-Penrose solve H_J⁺ of seed 004: pass "
-        "solver='exact' (dense) or solver='modified_lissa' (the paper's series), got "
-        f"{type(solver).__name__}."
-    )
 
 
 def gif_scores(
@@ -200,10 +175,10 @@ def gif_scores(
     ----------
     adapter : BaseAdapter
         Fitted adapter.
-    solver : ExactSolver or ModifiedLiSSASolver
-        Its ``damping`` and settings are used for ``H_J⁺``; fitted here only when
-        needed (every parameter selected, exact), so the estimators pass it
-        unfitted (``fits_own_solver``) and no full inverse is wasted on a subset.
+    solver : ExactSolver or ModifiedLiSSASolver, unfitted
+        Its ``damping`` and settings give ``H_J⁺`` (:meth:`BaseSolver.solve_restricted`,
+        which fits only what the selection needs: no full inverse is wasted on a
+        subset).
     X, y_enc : training rows and encoded targets
     X_val, y_val_enc : validation rows and encoded targets
     objective : BaseObjective, default=None
@@ -222,8 +197,5 @@ def gif_scores(
     """
     objective = objective or UtilityObjective()
     J = select_parameters(adapter, X, y_enc, gif_selection, gif_fraction, random_state)
-    u = _adjoint_solve(adapter, solver, J, objective.grad(adapter, X_val, y_val_enc))
+    u = solver.solve_restricted(adapter, J, objective.grad(adapter, X_val, y_val_enc))
     return -inner_product_scores(adapter, X, y_enc, u) / adapter.n_train
-
-
-gif_scores.fits_own_solver = True

@@ -36,7 +36,7 @@ linear model, intercepts included); parameters outside the selection are kept.
 ``dropout=0`` gives ``θ_e = θ̂`` and exactly ``"ip"``.
 
 Cost: ``"ip"`` one validation-objective gradient and one gradient per training row,
-``O((n + n_val) m)``, no Hessian (``hessian_free``). ``"ip_ensemble"``: ``E`` times that.
+``O((n + n_val) m)``, no Hessian (``curvature="none"`` in the registry). ``"ip_ensemble"``: ``E`` times that.
 """
 
 from __future__ import annotations
@@ -72,9 +72,6 @@ def ip_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None) ->
     objective = objective or UtilityObjective()
     v = objective.grad(adapter, X_val, y_val_enc)
     return -inner_product_scores(adapter, X, y_enc, v) / adapter.n_train
-
-
-ip_scores.hessian_free = True
 
 
 def ip_ensemble_scores(
@@ -128,6 +125,3 @@ def ip_ensemble_scores(
         v = objective.grad(model, X_val, y_val_enc)
         total += inner_product_scores(model, X, y_enc, v)
     return -total / (n_estimators * adapter.n_train)
-
-
-ip_ensemble_scores.hessian_free = True

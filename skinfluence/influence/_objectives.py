@@ -76,7 +76,6 @@ seed's [39]) for the white-box adversary of linear models.
 
 from __future__ import annotations
 
-import inspect
 from numbers import Real
 
 import numpy as np
@@ -101,9 +100,16 @@ DEFAULT_EPSILON = {"boundary": 1.3, "linf": 0.1, "l2": 0.1}
 
 
 class BaseObjective:
-    """A differentiable function of the parameters, evaluated on the validation set."""
+    """A differentiable function of the parameters, evaluated on the validation set.
+
+    Subclasses set ``name``, the adapter capabilities :meth:`grad` uses (``needs``,
+    checked before scoring) and the constructor options :func:`make_objective`
+    passes by name (``options``).
+    """
 
     name = "base"
+    needs: tuple[str, ...] = ("gradients",)
+    options: tuple[str, ...] = ()
 
     def grad(self, adapter, X_val, y_val_enc) -> np.ndarray:  # pragma: no cover
         """Return ``∂θ f_V(θ̂)``, shape ``(m,)``."""
@@ -162,6 +168,8 @@ class FairnessObjective(BaseObjective):
     """
 
     name = "fairness"
+    needs = ("metric",)
+    options = ("sensitive",)
 
     def __init__(self, sensitive=None):
         self.sensitive = sensitive
@@ -225,6 +233,8 @@ class RobustnessObjective(BaseObjective):
     """
 
     name = "robustness"
+    needs = ("gradients", "input_grad", "metric")
+    options = ("epsilon", "attack")
 
     def __init__(self, epsilon=None, attack="boundary"):
         self.epsilon = epsilon
@@ -258,29 +268,23 @@ class RobustnessObjective(BaseObjective):
         eps = self._check()
         Xd = X_val.toarray() if sp.issparse(X_val) else np.array(X_val, dtype=np.float64)
         Xd = np.asarray(Xd, dtype=np.float64)
-        try:
-            if self.attack == "boundary":
-                if not adapter.is_classifier or adapter.n_outputs != 2:
-                    raise UnsupportedModelError(
-                        'attack="boundary" moves rows towards the decision boundary of a '
-                        'binary classifier; use attack="linf" or "l2" for this model.'
-                    )
-                z = adapter.outputs(Xd)
-                if z.shape[1] != 1:
-                    raise UnsupportedModelError(
-                        'attack="boundary" needs a binary classifier with one output '
-                        '(one logit); use attack="linf" or "l2" for this model.'
-                    )
-                direction = adapter.metric_factors(Xd)[3][:, 0, :]  # ∂x z = w
-                sq = np.einsum("np,np->n", direction, direction)
-                step = np.divide(z[:, 0], sq, out=np.zeros_like(sq), where=sq > 0)
-                return Xd - eps * step[:, None] * direction
-            g = adapter.input_grad(Xd, y_val_enc)
-        except NotImplementedError as exc:
-            raise UnsupportedModelError(
-                f'objective="robustness" needs the model\'s input gradients ({exc}); '
-                "it is available for the scikit-learn linear models and skorch nets."
-            ) from exc
+        if self.attack == "boundary":
+            if not adapter.is_classifier or adapter.n_outputs != 2:
+                raise UnsupportedModelError(
+                    'attack="boundary" moves rows towards the decision boundary of a '
+                    'binary classifier; use attack="linf" or "l2" for this model.'
+                )
+            z = adapter.outputs(Xd)
+            if z.shape[1] != 1:
+                raise UnsupportedModelError(
+                    'attack="boundary" needs a binary classifier with one output '
+                    '(one logit); use attack="linf" or "l2" for this model.'
+                )
+            direction = adapter.metric_factors(Xd)[3][:, 0, :]  # ∂x z = w
+            sq = np.einsum("np,np->n", direction, direction)
+            step = np.divide(z[:, 0], sq, out=np.zeros_like(sq), where=sq > 0)
+            return Xd - eps * step[:, None] * direction
+        g = adapter.input_grad(Xd, y_val_enc)
         if self.attack == "linf":
             return Xd + eps * np.sign(g)
         norm = np.linalg.norm(g, axis=1)
@@ -307,16 +311,15 @@ OBJECTIVES = {
 def make_objective(objective="utility", **options) -> BaseObjective:
     """Return an objective instance from a name in :data:`OBJECTIVES` or an instance.
 
-    ``options`` are passed to the objective's constructor (names it does not take
-    are ignored), e.g. ``sensitive`` for fairness or ``epsilon`` / ``attack`` for
-    robustness.
+    ``options`` holds the settings of every objective (``sensitive`` for fairness,
+    ``epsilon`` / ``attack`` for robustness); the named objective receives those in
+    its ``options``.
     """
     if isinstance(objective, BaseObjective):
         return objective
     if isinstance(objective, str) and objective in OBJECTIVES:
         cls = OBJECTIVES[objective]
-        accepted = inspect.signature(cls).parameters
-        return cls(**{k: v for k, v in options.items() if k in accepted})
+        return cls(**{k: options[k] for k in cls.options if k in options})
     raise ValueError(
         f"objective must be one of {sorted(OBJECTIVES)} or a BaseObjective instance, "
         f"got {objective!r}."

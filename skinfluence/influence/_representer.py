@@ -42,7 +42,7 @@ decomposition holds at stationarity, which Yeh et al. enforce by fine-tuning the
 head (tight ``tol`` / enough epochs).
 
 Cost: one forward pass and one output-gradient per training row, one validation
-gradient: ``O(n K' d)`` for a head of width ``d`` (no Hessian, ``hessian_free``).
+gradient: ``O(n K' d)`` for a head of width ``d`` (no Hessian: ``curvature="none"`` in the registry).
 """
 
 from __future__ import annotations
@@ -57,11 +57,6 @@ __all__ = ["representer_scores", "representer_values"]
 
 
 def _head(adapter, X, y=None):
-    if not hasattr(adapter, "linear_head"):
-        raise UnsupportedModelError(
-            f"{type(adapter).__name__} has no linear head (linear_head), which "
-            "representer points need."
-        )
     A, R, lam, index = adapter.linear_head(X, y)
     lam_w = float(lam[0])  # column 0 of ã is always a weight column
     if lam_w <= 0:
@@ -128,6 +123,3 @@ def representer_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective
         A, R, _, _ = adapter.linear_head(X[rows], y_enc[rows])
         out[rows] = -np.einsum("bk,bk->b", R, A[:, pen] @ Vs.T) / adapter.n_train
     return out
-
-
-representer_scores.hessian_free = True

@@ -30,87 +30,39 @@ size and the sum is a heuristic (Pruthi et al. §3.3). scikit-learn models keep 
 checkpoints: use ``"ip"``, TracIn's one-checkpoint form at the fitted model.
 
 Cost: per checkpoint, one validation gradient and one gradient per training row:
-``O(T (n + n_val) m)``; no Hessian (``hessian_free``).
+``O(T (n + n_val) m)``; no Hessian (``curvature="none"`` in the registry).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import UnsupportedModelError
 from ..utils import iter_chunks
 from ._common import inner_product_scores
 from ._objectives import UtilityObjective
 
-__all__ = ["self_tracin_scores", "tracin_checkpoints", "tracin_scores"]
+__all__ = ["self_tracin_scores", "tracin_scores"]
 
 
-def tracin_checkpoints(estimator) -> list[dict]:
-    """The checkpoints recorded by the fitted net's ``TracInCheckpoints`` callback.
-
-    Parameters
-    ----------
-    estimator : fitted skorch net
-
-    Returns
-    -------
-    list of dict
-        ``checkpoints_`` of the callback (see
-        :class:`skinfluence.callbacks.TracInCheckpoints`).
-
-    Raises
-    ------
-    UnsupportedModelError
-        For a model that is not a skorch net, or a net without the callback or
-        without recorded checkpoints.
-    """
-    if not any(c.__module__.startswith("skorch") for c in type(estimator).__mro__):
-        raise UnsupportedModelError(
-            f"method='tracin' needs parameter checkpoints recorded during training, which "
-            f"{type(estimator).__name__} does not keep. Use a skorch net with "
-            "callbacks=[skinfluence.callbacks.TracInCheckpoints()], or method='ip' "
-            "(TracIn with one checkpoint at the fitted model)."
-        )
-    from ..utils._checkpoints import TracInCheckpoints
-
-    found = [
-        cb for _, cb in getattr(estimator, "callbacks_", []) if isinstance(cb, TracInCheckpoints)
-    ]
-    if not found:
-        raise UnsupportedModelError(
-            f"this {type(estimator).__name__} has no TracInCheckpoints callback; fit it with "
-            "callbacks=[skinfluence.callbacks.TracInCheckpoints()] to use method='tracin' "
-            "or 'self_tracin', or use method='ip'."
-        )
-    checkpoints = getattr(found[-1], "checkpoints_", [])
-    if not checkpoints:
-        raise UnsupportedModelError(
-            "the TracInCheckpoints callback holds no checkpoint: fit the net for at least "
-            "one epoch."
-        )
-    return checkpoints
-
-
-def _checkpoint_adapters(adapter, estimator):
-    for ckpt in tracin_checkpoints(estimator):
+def _checkpoint_adapters(adapter):
+    for ckpt in adapter.checkpoints():
         yield adapter.at_state(ckpt["params"]), adapter.per_parameter(ckpt["lr"])
 
 
-def tracin_scores(
-    adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None, estimator=None
-) -> np.ndarray:
+def tracin_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None) -> np.ndarray:
     """TracIn-CP scores ``-(1/n) Σ_t η_t ∂θf_V(θ_t)ᵀ ∂θL_i(θ_t)`` (higher = trim first).
 
     Parameters
     ----------
-    adapter : TorchAdapter
+    adapter : BaseAdapter
+        With the ``checkpoints`` capability (a skorch net fitted with
+        ``TracInCheckpoints``).
     solver : None
         Unused (Hessian-free).
     X, y_enc : training rows and encoded targets
     X_val, y_val_enc : validation rows and encoded targets
     objective : BaseObjective, default=None
         The validation objective ``f_V`` (``None``: the mean validation loss).
-    estimator : fitted skorch net with a ``TracInCheckpoints`` callback
 
     Returns
     -------
@@ -118,28 +70,23 @@ def tracin_scores(
     """
     objective = objective or UtilityObjective()
     total = np.zeros(X.shape[0])
-    for model, eta in _checkpoint_adapters(adapter, estimator):
+    for model, eta in _checkpoint_adapters(adapter):
         v = eta * objective.grad(model, X_val, y_val_enc)
         total += inner_product_scores(model, X, y_enc, v)
     return -total / adapter.n_train
 
 
-tracin_scores.hessian_free = True
-
-
-def self_tracin_scores(
-    adapter, solver, X, y_enc, X_val, y_val_enc, *, estimator=None
-) -> np.ndarray:
+def self_tracin_scores(adapter, solver, X, y_enc, X_val, y_val_enc) -> np.ndarray:
     """Self-TracIn scores ``Σ_t η_t ‖∂θL_i(θ_t)‖²`` (higher = trim first).
 
     Parameters
     ----------
-    adapter : TorchAdapter
+    adapter : BaseAdapter
+        With the ``checkpoints`` capability.
     solver : None
         Unused (Hessian-free).
     X, y_enc : training rows and encoded targets
     X_val, y_val_enc : ignored
-    estimator : fitted skorch net with a ``TracInCheckpoints`` callback
 
     Returns
     -------
@@ -147,11 +94,8 @@ def self_tracin_scores(
     """
     n = X.shape[0]
     total = np.zeros(n)
-    for model, eta in _checkpoint_adapters(adapter, estimator):
+    for model, eta in _checkpoint_adapters(adapter):
         for rows in iter_chunks(n, model.chunk_size()):
             G = model.loss_grad(X[rows], y_enc[rows])
             total[rows] += (G * G) @ eta
     return total
-
-
-self_tracin_scores.hessian_free = True

@@ -1,8 +1,9 @@
 """The skorch callback that records TracIn checkpoints (public as ``skinfluence.callbacks``).
 
-It lives in the bottom layer so that the TracIn measure can recognise it; import it
-from :mod:`skinfluence.callbacks`. Nothing imports this module at ``import
-skinfluence`` time, so skorch stays optional (``pip install skinfluence[skorch]``).
+It lives beside the torch adapter, which reads the checkpoints back
+(:meth:`TorchAdapter.checkpoints`); import it from :mod:`skinfluence.callbacks`.
+Nothing imports this module at ``import skinfluence`` time, so skorch stays
+optional (``pip install skinfluence[skorch]``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,181 @@
+"""The one dispatch: from a fitted model and rows to scores.
+
+:func:`compute_scores` (training rows, for :class:`~skinfluence.InfluenceTrimmer` and
+:func:`~skinfluence.influence_scores`) and :func:`query_scores` (pool rows, for
+:class:`~skinfluence.InfluenceActiveLearner`) are the only places that build an
+adapter and a solver. They look the method up in its registry, check the adapter's
+capabilities, clone and fit the solver as the measure declares, and pass the
+measure exactly the options it declares.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from ..adapters import is_torch_model, make_adapter, model_input, require
+from ..curvature import make_solver
+from ._active import fi_active_scores, fi_pair_factors, if_active_scores
+from ._kfsvd import kfsvd_pair_factors
+from ._objectives import make_objective
+from ._query import QUERY_STRATEGIES, bald_scores, bootstrap_proba, entropy_scores, margin_scores
+from ._registry import get_measure
+
+__all__ = ["QUERY_METHODS", "compute_scores", "query_scores"]
+
+#: ``method=`` names of the active learner: FI^active, influence of adding a row, the
+#: uncertainty baselines and random.
+QUERY_METHODS = ("fi", "if", "random", *QUERY_STRATEGIES)
+
+
+def compute_scores(
+    estimator,
+    X,
+    y,
+    X_val,
+    y_val,
+    *,
+    method: str,
+    solver="exact",
+    damping: float = 0.0,
+    params="all",
+    gauss_newton: bool = False,
+    objective="utility",
+    objective_options: dict | None = None,
+    **options,
+) -> np.ndarray:
+    """Scores of the training rows ``(X, y)`` of ``estimator`` (fitted on them).
+
+    Parameters
+    ----------
+    estimator : fitted estimator, or None for a measure that needs no model
+    X, y : validated training rows and their (user) labels
+    X_val, y_val : validated validation rows, or None for a validation-free measure
+    method : str
+        A name in :data:`~skinfluence.influence.MEASURES`.
+    solver, damping : the curvature (:func:`~skinfluence.curvature.make_solver`;
+        a solver object is cloned, never fitted in place)
+    params, gauss_newton : passed to :func:`~skinfluence.adapters.make_adapter`
+    objective, objective_options : the validation objective
+        (:func:`~skinfluence.influence.make_objective`)
+    **options
+        Every option a measure may declare (``scaling``, ``random_state``,
+        ``damping`` is added); the measure receives those it declares.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Higher = trimmed first.
+    """
+    measure = get_measure(method)
+    options["damping"] = damping
+    kwargs = {name: options[name] for name in measure.options}
+    if not measure.model:
+        return measure.function(None, None, X, None, X_val, None, **kwargs)
+    adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
+    require(adapter, *measure.needs, what=f"method={method!r}", hint=measure.hint)
+    if measure.objective:
+        goal = make_objective(objective, **(objective_options or {}))
+        require(adapter, *goal.needs, what=f"objective={goal.name!r}")
+        kwargs["objective"] = goal
+    fitted_solver = None
+    if measure.curvature != "none":
+        fitted_solver = make_solver(solver, damping)
+        if measure.curvature == "solve":
+            fitted_solver.fit(adapter)
+    y_val_enc = adapter.encode_y(y_val) if measure.validation else None
+    return measure.function(
+        adapter,
+        fitted_solver,
+        X,
+        adapter.encode_y(y),
+        X_val if measure.validation else None,
+        y_val_enc,
+        **kwargs,
+    )
+
+
+def query_scores(
+    model,
+    estimator,
+    X,
+    y,
+    X_pool,
+    X_val,
+    y_val,
+    *,
+    method: str,
+    rng: np.random.RandomState,
+    solver="exact",
+    damping: float = 0.0,
+    params="all",
+    gauss_newton: bool = False,
+    aggregation="trimmed_mean",
+    scaling: str = "appendix",
+    approximation=None,
+    svd_rank: int = 10,
+    n_estimators: int = 10,
+    n_jobs=None,
+) -> np.ndarray:
+    """Query scores of the pool rows ``X_pool`` for ``model`` fitted on ``(X, y)``.
+
+    Parameters
+    ----------
+    model : fitted classifier
+    estimator : the unfitted estimator (BALD's bootstrap refits clone it)
+    X, y : the labeled rows the model was fitted on
+    X_pool : rows to score
+    X_val, y_val : validation rows (``method="if"``)
+    method : str
+        A name in :data:`QUERY_METHODS`.
+    rng : RandomState
+        Draws the random scores, the KFSVD seed and the BALD seeds.
+    solver, damping, params, gauss_newton, aggregation, scaling, approximation, \
+svd_rank, n_estimators, n_jobs
+        As in :class:`~skinfluence.InfluenceActiveLearner`.
+
+    Returns
+    -------
+    ndarray of shape (n_pool,)
+        Higher = queried first.
+    """
+    if method == "random":
+        return rng.uniform(size=X_pool.shape[0])
+    if method in ("fi", "if"):
+        adapter = make_adapter(model, X, y, params=params, gauss_newton=gauss_newton)
+        needs = ("gradients", "mixed", "metric") if method == "fi" else ("gradients", "metric")
+        require(adapter, *needs, what=f"method={method!r}")
+        fitted_solver = make_solver(solver, damping).fit(adapter)
+        if method == "if":
+            return if_active_scores(adapter, fitted_solver, X_pool, X_val, adapter.encode_y(y_val))
+        pair_factors = fi_pair_factors
+        if approximation == "kfsvd":
+            seed = rng.randint(np.iinfo(np.int32).max)
+            pair_factors = partial(kfsvd_pair_factors, svd_rank=svd_rank, random_state=seed)
+        return fi_active_scores(
+            adapter,
+            fitted_solver,
+            X,
+            adapter.encode_y(y),
+            X_pool,
+            aggregation=aggregation,
+            scaling=scaling,
+            pair_factors=pair_factors,
+        )
+    if method == "bald":
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_estimators)
+        if is_torch_model(model):
+            adapter = make_adapter(model, X, y, params=params)
+            require(adapter, "mc_dropout", what="method='bald'")
+            members = adapter.mc_dropout_proba(X_pool, seeds)
+        else:
+            members = Parallel(n_jobs=n_jobs)(
+                delayed(bootstrap_proba)(estimator, X, y, X_pool, s) for s in seeds
+            )
+        return bald_scores(np.stack(members))
+    if method not in QUERY_METHODS:
+        raise ValueError(f"method must be one of {QUERY_METHODS}, got {method!r}.")
+    P = model.predict_proba(model_input(model, X_pool))
+    return entropy_scores(P) if method == "entropy" else margin_scores(P)

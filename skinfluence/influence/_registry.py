@@ -1,0 +1,154 @@
+"""The measure registry: every ``method=`` declared once.
+
+A :class:`Measure` names the function that computes it, the adapter capabilities it
+needs, what curvature it takes, whether it scores against a validation objective,
+and the keyword options the estimators pass to it. :func:`compute_scores` (in
+:mod:`._dispatch`) reads nothing else: no function attributes, no signature
+inspection. To add a measure, write its function (module docstring: formula,
+source, sign convention, cost) and add one entry to :data:`MEASURES`.
+
+Every measure function has the signature ::
+
+    function(adapter, solver, X, y_enc, X_val, y_val_enc, **options) -> (n,)
+
+and returns one score per training row, highest = trimmed first. ``solver`` is
+``None`` for ``curvature="none"``, fitted on the adapter for ``"solve"``, and
+unfitted for ``"restricted"`` (the measure asks the solver for what it needs).
+``objective`` (a :class:`~skinfluence.influence.BaseObjective`) is passed when
+``objective=True``; ``X_val`` / ``y_val_enc`` are ``None`` when ``validation=False``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sklearn.utils import check_random_state
+
+from ._datainf import datainf_scores
+from ._fi import fi_scores
+from ._gif import gif_scores
+from ._if import if_scores
+from ._ip import ip_ensemble_scores, ip_scores
+from ._representer import representer_scores
+from ._self import self_scores
+from ._tracin import self_tracin_scores, tracin_scores
+
+__all__ = ["CURVATURES", "MEASURES", "Measure", "get_measure", "random_scores"]
+
+#: How a measure uses curvature: none, a fitted solver, or a restricted solve.
+CURVATURES = ("none", "solve", "restricted")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One influence measure, as the dispatch sees it.
+
+    Attributes
+    ----------
+    name : str
+        The ``method=`` name.
+    function : callable
+        ``function(adapter, solver, X, y_enc, X_val, y_val_enc, **options)``.
+    needs : tuple of str
+        Adapter capabilities (:data:`skinfluence.adapters.CAPABILITIES`).
+    curvature : {"none", "solve", "restricted"}
+        ``"solve"``: the solver is fitted on the adapter; ``"restricted"``: it is
+        passed unfitted (GIF's :meth:`~skinfluence.curvature.BaseSolver.solve_restricted`).
+    objective : bool
+        Scores against a validation objective (and so needs validation rows).
+    options : tuple of str
+        Keyword options passed by name (``scaling``, ``random_state``, ...).
+    model : bool, default=True
+        Needs a fitted model and its adapter (``False`` for ``"random"``).
+    hint : str, default=""
+        What to use instead when a capability is missing.
+    """
+
+    name: str
+    function: object
+    needs: tuple[str, ...]
+    curvature: str
+    objective: bool
+    options: tuple[str, ...] = ()
+    model: bool = True
+    hint: str = ""
+
+    @property
+    def validation(self) -> bool:
+        """Whether the measure needs validation rows."""
+        return self.objective
+
+
+def random_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, random_state=None):
+    """Uniform random scores, one per row (the baseline ``"random"``).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    return check_random_state(random_state).uniform(size=X.shape[0])
+
+
+_TRACIN_HINT = (
+    "Fit a skorch net with callbacks=[skinfluence.callbacks.TracInCheckpoints()], or use "
+    "method='ip' (TracIn with one checkpoint at the fitted model)."
+)
+
+#: ``method=`` name -> its :class:`Measure`.
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in (
+        Measure("fi", fi_scores, ("gradients", "mixed", "metric"), "solve", True, ("scaling",)),
+        Measure("if", if_scores, ("gradients",), "solve", True),
+        Measure(
+            "gif",
+            gif_scores,
+            ("gradients",),
+            "restricted",
+            True,
+            ("gif_selection", "gif_fraction", "random_state"),
+        ),
+        Measure("ip", ip_scores, ("gradients",), "none", True),
+        Measure(
+            "ip_ensemble",
+            ip_ensemble_scores,
+            ("gradients", "theta"),
+            "none",
+            True,
+            ("n_estimators", "dropout", "random_state"),
+        ),
+        Measure("self", self_scores, ("gradients",), "solve", False),
+        Measure(
+            "tracin",
+            tracin_scores,
+            ("gradients", "checkpoints"),
+            "none",
+            True,
+            hint=_TRACIN_HINT,
+        ),
+        Measure(
+            "self_tracin",
+            self_tracin_scores,
+            ("gradients", "checkpoints"),
+            "none",
+            False,
+            hint=_TRACIN_HINT,
+        ),
+        Measure("datainf", datainf_scores, ("gradients", "layers"), "none", True, ("damping",)),
+        Measure("representer", representer_scores, ("linear_head",), "none", True),
+        Measure("random", random_scores, (), "none", False, ("random_state",), model=False),
+    )
+}
+
+
+def get_measure(method: str) -> Measure:
+    """The registered :class:`Measure` called ``method``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the registered ones).
+    """
+    if not isinstance(method, str) or method not in MEASURES:
+        raise ValueError(f"method must be one of {tuple(MEASURES)}, got {method!r}.")
+    return MEASURES[method]
