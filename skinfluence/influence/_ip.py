@@ -36,7 +36,8 @@ linear model, intercepts included); parameters outside the selection are kept.
 ``dropout=0`` gives ``θ_e = θ̂`` and exactly ``"ip"``.
 
 Cost: ``"ip"`` one validation-objective gradient and one gradient per training row,
-``O((n + n_val) m)``, no Hessian (``curvature="none"`` in the registry). ``"ip_ensemble"``: ``E`` times that.
+``O((n + n_val) m)``, no Hessian (``curvature="none"`` in the registry).
+``"ip_ensemble"``: ``E`` times that.
 """
 
 from __future__ import annotations

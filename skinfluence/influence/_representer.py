@@ -42,7 +42,8 @@ decomposition holds at stationarity, which Yeh et al. enforce by fine-tuning the
 head (tight ``tol`` / enough epochs).
 
 Cost: one forward pass and one output-gradient per training row, one validation
-gradient: ``O(n K' d)`` for a head of width ``d`` (no Hessian: ``curvature="none"`` in the registry).
+gradient: ``O(n K' d)`` for a head of width ``d`` (no Hessian: ``curvature="none"``
+in the registry).
 """
 
 from __future__ import annotations
