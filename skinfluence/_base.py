@@ -15,9 +15,9 @@ from abc import abstractmethod
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _num_samples, validate_data
 
 from ._delegate import DelegateMixin
@@ -28,7 +28,7 @@ __all__ = ["BaseRowSelector", "ScoredRows"]
 
 
 class ScoredRows:
-    """The rows a selector scores, their validation rows, and the model fitted on them.
+    """The rows one fit scores, its validation rows, and the model fitted on them.
 
     Attributes
     ----------
@@ -36,8 +36,9 @@ class ScoredRows:
     X_fit, y_fit : the training rows as given (pandas kept, so that the inner
         estimator sees the column names) or as the estimator takes them
     scored : ndarray of int
-        Positions of the scored rows (every row unless some are held out).
-    X_val, y_val : validated validation rows
+        Positions of the scored rows: every row, the rows outside the held-out
+        share, or the other folds under cross-fitting.
+    X_val, y_val : validated validation rows, or None when none are used
     val_kw : dict
         Row-aligned extras for the validation rows (``sensitive``).
     """
@@ -76,6 +77,15 @@ class ScoredRows:
             )
         return self._model
 
+    def restricted(self, scored, val):
+        """The same data with other scored rows and validation rows ``val`` (or None)."""
+        X_val = None if val is None else self.X[val]
+        y_val = None if val is None else self.y[val]
+        val_kw = {} if val is None else {k: _safe_indexing(v, val) for k, v in self.val_kw.items()}
+        return ScoredRows(
+            self._selector, self.X, self.y, self.X_fit, self.y_fit, scored, X_val, y_val, val_kw
+        )
+
 
 class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """Score rows, drop the ``budget`` highest-scored ones, refit, delegate."""
@@ -86,7 +96,12 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             Interval(numbers.Integral, 0, None, closed="left"),
             Interval(numbers.Real, 0, 1, closed="left"),
         ],
-        "validation": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "validation": [
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            Interval(numbers.Integral, 2, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -97,7 +112,7 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     _result_attribute = "scores_"
     _drop_highest = True
 
-    # -- the step subclasses provide ---------------------------------------------------
+    # -- the steps subclasses provide --------------------------------------------------
     @abstractmethod
     def _score_rows(self, rows: ScoredRows) -> np.ndarray:
         """One result per scored row (``rows.scored``), oriented as ``_drop_highest``.
@@ -105,34 +120,88 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         Call ``rows.model()`` for the estimator fitted on the scored rows.
         """
 
+    @abstractmethod
+    def _needs_validation(self) -> bool:
+        """Whether the scores refer to validation rows (else nothing is held out)."""
+
+    #: ``validation="auto"`` for a method that needs validation rows.
+    _auto_validation = 0.2
+
+    def _auto_budget(self, rows: ScoredRows) -> int:
+        """Rows to drop for ``budget="auto"`` (subclasses that support it override)."""
+        raise ValueError(f'budget="auto" is not supported by {type(self).__name__}.')
+
     # -- fitting -----------------------------------------------------------------------
     def _log(self, message: str) -> None:
         if self.verbose:
             print(f"[{type(self).__name__}] {message}", flush=True)
 
-    def _split(self, y):
-        """Row indices of the scored (training) part and of the validation part."""
+    def _split(self, y, share: float):
+        """Row indices of the scored (training) part and of a held-out ``share``."""
         idx = np.arange(len(y))
         classifier = is_classifier(self._inner())
         stratify = None
         if classifier:
             _, counts = np.unique(y, return_counts=True)
-            n_val = int(np.ceil(self.validation * len(y)))
+            n_val = int(np.ceil(share * len(y)))
             if counts.min() >= 2 and n_val >= len(counts) and len(y) - n_val >= len(counts):
                 stratify = y
         try:
             train, val = train_test_split(
-                idx,
-                test_size=self.validation,
-                stratify=stratify,
-                random_state=self.random_state,
+                idx, test_size=share, stratify=stratify, random_state=self.random_state
             )
         except ValueError as exc:
             raise ValueError(
-                f"cannot hold out validation={self.validation} of {len(y)} rows "
+                f"cannot hold out validation={share} of {len(y)} rows "
                 f"({exc}); pass more rows, a larger validation share, or X_val and y_val."
             ) from exc
         return np.sort(train), np.sort(val)
+
+    def _folds(self, y, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``validation=k``: (scored rows, validation fold) for each of ``k`` folds."""
+        if k > len(y):
+            raise ValueError(
+                f"validation={k} folds need at least {k} rows, got n_samples={len(y)}."
+            )
+        if is_classifier(self._inner()):
+            classes, counts = np.unique(y, return_counts=True)
+            if counts.min() < k:
+                raise ValueError(
+                    f"validation={k} folds cannot be stratified: class "
+                    f"{classes[np.argmin(counts)]!r} has only {counts.min()} rows. Pass "
+                    "fewer folds, a held-out share (validation=0.2) or X_val and y_val."
+                )
+            splitter = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
+        else:
+            splitter = KFold(k, shuffle=True, random_state=self.random_state)
+        return [(np.sort(tr), np.sort(va)) for tr, va in splitter.split(np.zeros(len(y)), y)]
+
+    def _validation_plan(self, y) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(scored rows, validation rows or None) for every fit that scores rows."""
+        validation = self.validation
+        if validation == "auto":
+            validation = self._auto_validation if self._needs_validation() else None
+            if isinstance(validation, numbers.Integral):
+                # as many folds as the rarest class allows; a held-out share below 2
+                smallest = len(y)
+                if is_classifier(self._inner()):
+                    smallest = np.unique(y, return_counts=True)[1].min()
+                validation = int(min(validation, smallest, len(y)))
+                validation = validation if validation >= 2 else 0.2
+        if validation is None:
+            if self._needs_validation():
+                raise ValueError(
+                    f"{self._what_needs_validation()} needs validation rows, but "
+                    "validation=None holds none out: pass validation=0.2 (a held-out "
+                    "share), an int K >= 2 (K-fold cross-fitting) or X_val and y_val."
+                )
+            return [(np.arange(len(y)), None)]
+        if isinstance(validation, numbers.Integral):
+            return self._folds(y, int(validation))
+        return [self._split(y, float(validation))]
+
+    def _what_needs_validation(self) -> str:
+        return type(self).__name__
 
     def _fit_selector(self, X, y, X_val=None, y_val=None, *, aligned=None, aligned_val=None):
         """Validate, score, select and refit. Sets every fitted attribute.
@@ -166,6 +235,9 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     f"{name} must have one value per row of X ({len(y)}), got "
                     f"{_num_samples(values)}."
                 )
+        # fit on pandas rows when given, so that the inner estimator keeps the names
+        X_fit = X_in if hasattr(X_in, "iloc") else model_input(self._inner(), X)
+        y_fit = y_in if hasattr(y_in, "iloc") else y
         if X_val is None and y_val is None:
             if aligned_val:
                 raise ValueError(
@@ -173,14 +245,12 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     f"y_val; without them pass {', '.join(aligned_val)} (one value per "
                     "row of X) and it is sliced to the held-out rows."
                 )
-            scored, val = self._split(y)
-            X_val_arr, y_val_arr = X[val], y[val]
-            val_kw = {k: _safe_indexing(v, val) for k, v in aligned.items()}
+            every = ScoredRows(self, X, y, X_fit, y_fit, np.arange(len(y)), None, None, aligned)
+            fits = [every.restricted(scored, val) for scored, val in self._validation_plan(y)]
         else:
             X_val_arr, y_val_arr = check_validation_set(
                 X_val, y_val, X.shape[1], classifier=classifier
             )
-            scored = np.arange(len(y))
             missing = sorted(set(aligned) - set(aligned_val))
             if missing:
                 raise ValueError(
@@ -193,29 +263,43 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                         f"{name}_val must have one value per row of X_val "
                         f"({X_val_arr.shape[0]}), got {_num_samples(values)}."
                     )
-            val_kw = dict(aligned_val)
+            every = ScoredRows(
+                self, X, y, X_fit, y_fit, np.arange(len(y)), X_val_arr, y_val_arr, aligned_val
+            )
+            fits = [every]
         if classifier:
-            check_two_classes(y[scored], type(self).__name__)
-        n_drop = n_to_drop(self.budget, len(scored))
-        # fit on pandas rows when given, so that the inner estimator keeps the names
-        X_fit = X_in if hasattr(X_in, "iloc") else model_input(self._inner(), X)
-        y_fit = y_in if hasattr(y_in, "iloc") else y
+            for rows in fits:
+                check_two_classes(y[rows.scored], type(self).__name__)
+        n_scored = len(np.unique(np.concatenate([rows.scored for rows in fits])))
+        if not isinstance(self.budget, str):
+            n_drop = n_to_drop(self.budget, n_scored)
 
-        rows = ScoredRows(self, X, y, X_fit, y_fit, scored, X_val_arr, y_val_arr, val_kw)
         start = time.perf_counter()
-        result = np.asarray(self._score_rows(rows), dtype=np.float64)
-        self._log(f"scored {len(scored)} rows in {time.perf_counter() - start:.2f}s")
-
-        full = np.full(len(y), np.nan)
-        full[scored] = result
-        setattr(self, self._result_attribute, full)
-        harm = result if self._drop_highest else -result
+        total = np.zeros(len(y))
+        count = np.zeros(len(y))
+        for rows in fits:
+            total[rows.scored] += np.asarray(self._score_rows(rows), dtype=np.float64)
+            count[rows.scored] += 1
+        result = np.full(len(y), np.nan)
+        np.divide(total, count, out=result, where=count > 0)
+        scored = np.flatnonzero(count > 0)
+        self._log(
+            f"scored {len(scored)} rows ({len(fits)} fit{'s' if len(fits) > 1 else ''}) in "
+            f"{time.perf_counter() - start:.2f}s"
+        )
+        setattr(self, self._result_attribute, result)
+        # the final strategy refers to one fit on every scored row
+        final = fits[0] if len(fits) == 1 else every.restricted(scored, None)
+        if isinstance(self.budget, str):
+            self.n_issues_ = self._auto_budget(final)
+            n_drop = min(self.n_issues_, len(scored) - 1)
+        harm = result[scored] if self._drop_highest else -result[scored]
         order = np.argsort(-np.nan_to_num(harm, nan=-np.inf), kind="stable")
         self.trimmed_indices_ = scored[order[:n_drop]]
         keep = np.ones(len(y), dtype=bool)
         keep[self.trimmed_indices_] = False
         self.sample_indices_ = np.flatnonzero(keep)
-        self.estimator_ = self._refit(rows)
+        self.estimator_ = self._refit(final)
         return self
 
     def _refit(self, rows: ScoredRows):

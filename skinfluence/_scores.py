@@ -16,8 +16,8 @@ def influence_scores(
     estimator,
     X,
     y,
-    X_val,
-    y_val,
+    X_val=None,
+    y_val=None,
     method: str = "fi",
     *,
     solver="exact",
@@ -34,6 +34,7 @@ def influence_scores(
     dropout: float = 0.1,
     gif_selection="gradients",
     gif_fraction: float = 0.05,
+    label_score: str = "self_confidence",
 ) -> np.ndarray:
     """Score every training row of a fitted estimator by its influence.
 
@@ -47,9 +48,11 @@ def influence_scores(
         The training rows the estimator was fitted on.
     y : array-like of shape (n_samples,)
         Their targets.
-    X_val : {array-like, sparse matrix} of shape (n_val, n_features)
-        Validation rows whose mean loss the influence refers to.
-    y_val : array-like of shape (n_val,)
+    X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+        Validation rows whose mean loss the influence refers to; not needed (and
+        ignored) by the validation-free methods ``"loo_confidence"``, ``"self"``,
+        ``"self_tracin"`` and ``"random"``.
+    y_val : array-like of shape (n_val,), default=None
         Their targets.
     method : str, default="fi"
         A name in ``skinfluence.influence.MEASURES``; see
@@ -110,6 +113,10 @@ def influence_scores(
         ``"modified_lissa"``; see :mod:`skinfluence.influence._gif`.
     gif_fraction : float, default=0.05
         ``method="gif"`` only: share of each parameter group a rule selects.
+    label_score : {"self_confidence", "normalized_margin", \
+            "confidence_weighted_entropy"}, default="self_confidence"
+        ``method="loo_confidence"`` only (classifiers): cleanlab's label-quality
+        score on the leave-one-out probabilities.
 
     Returns
     -------
@@ -129,13 +136,19 @@ def influence_scores(
     >>> scores.shape
     (400,)
     """
-    get_measure(method)
+    measure = get_measure(method)
     if scaling not in FI_SCALINGS:
         raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
     check_is_fitted(estimator)
     classifier = is_classifier(estimator)
     X, y = check_xy(X, y, classifier=classifier)
-    X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
+    if measure.validation or X_val is not None or y_val is not None:
+        if measure.validation and X_val is None and y_val is None:
+            raise ValueError(
+                f"method={method!r} scores against validation rows: pass X_val and y_val "
+                "(or a validation-free method: 'loo_confidence', 'self')."
+            )
+        X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
     if classifier:
         check_two_classes(y, "influence_scores")
     return compute_scores(
@@ -157,4 +170,5 @@ def influence_scores(
         dropout=dropout,
         gif_selection=gif_selection,
         gif_fraction=gif_fraction,
+        label_score=label_score,
     )

@@ -16,11 +16,17 @@ from .influence import (
     ATTACKS,
     FI_SCALINGS,
     GIF_SELECTIONS,
+    LABEL_SCORES,
     MEASURES,
     OBJECTIVES,
     BaseObjective,
     compute_scores,
+    estimate_label_issues,
 )
+
+#: What ``method="auto"`` runs: the best detector of mislabeled rows under the
+#: realistic protocol (benchmarks/bench_label_issues.py, docs/label_issues.md).
+AUTO_METHOD = "loo_confidence"
 
 STRATEGIES = ("trim", "relabel", "reweight")
 
@@ -68,10 +74,12 @@ def ess_temperature(scores: np.ndarray, target: float) -> float:
 class InfluenceTrimmer(BaseRowSelector):
     """Trim the most harmful training rows by influence, then refit.
 
-    ``fit`` holds out a stratified ``validation`` share of the rows (or takes
-    ``X_val, y_val``), fits a clone of ``estimator`` on the rest, scores every
-    training row with ``method``, drops the ``budget`` highest-scored rows and refits
-    a clone on the kept training rows plus the validation rows.
+    ``fit`` fits a clone of ``estimator``, scores every training row with ``method``,
+    drops the ``budget`` highest-scored rows and refits a clone on the kept rows. A
+    method that needs no validation set (``"loo_confidence"``, ``"self"``) scores
+    every row against the model fitted on all of them; a validation-based one scores
+    against ``validation`` (by default 5-fold cross-fitting, so that every row is
+    scored) or ``X_val, y_val``.
 
     Parameters
     ----------
@@ -80,10 +88,20 @@ class InfluenceTrimmer(BaseRowSelector):
         ``LogisticRegression()``. Supported: ``LogisticRegression`` (L2 or no
         penalty), ``SGDClassifier(loss="log_loss")`` (binary), ``LinearRegression``,
         ``Ridge``, ``SGDRegressor(loss="squared_error")`` and skorch nets.
-    method : {"fi", "if", "ip", "ip_ensemble", "self", "tracin", "self_tracin", \
-            "datainf", "representer", "gif", "random"}, default="fi"
+    method : {"auto", "loo_confidence", "fi", "if", "ip", "ip_ensemble", "self", \
+            "tracin", "self_tracin", "datainf", "representer", "gif", "random"}, \
+            default="auto"
         The influence measure. Every score is oriented so that higher = trimmed
         first:
+
+        - ``"auto"`` — the method that found mislabeled rows best under the
+          realistic protocol (validation rows drawn from the same noisy data) for
+          the model family: ``"loo_confidence"`` for linear models and nets
+          (``docs/label_issues.md``); :attr:`method_` records it.
+        - ``"loo_confidence"`` — ``1 -`` the probability of the row's own label
+          when the row is left out (``label_score``), from the one-Newton-step
+          leave-one-out predictions (Rad & Maleki 2020); no validation set, no
+          refit. Regressors: the standardised leave-one-out residual.
 
         - ``"fi"`` — FI^util of seed 000: the local influence of a perturbation of
           the row's features on the mean validation loss (≥ 0; large = the
@@ -120,13 +138,24 @@ class InfluenceTrimmer(BaseRowSelector):
 
         Every gradient-based method but ``"self"`` and ``"self_tracin"`` measures
         influence on ``objective``. See ``docs/methods.md`` for sources and costs.
-    budget : int or float, default=0.05
+    budget : int, float or "auto", default=0.05
         Rows to drop: an int is a count, a float in ``[0, 1)`` a fraction of the
-        scored training rows, 0 keeps every row.
-    validation : float, default=0.2
-        Share of the rows held out (stratified for classifiers) to score against
-        when ``X_val, y_val`` are not passed to :meth:`fit`. Held-out rows are never
-        trimmed and are used in the final refit.
+        scored training rows, 0 keeps every row, ``"auto"`` the number of label
+        issues estimated by the confident joint of the leave-one-out probabilities
+        (Northcutt et al. 2021; classifiers; :attr:`n_issues_`).
+    validation : "auto", float, int or None, default="auto"
+        The validation rows of a validation-based method, when ``X_val, y_val`` are
+        not passed to :meth:`fit`: a float is a share held out (stratified for
+        classifiers; never scored, never trimmed, used in the final refit), an int
+        ``K ≥ 2`` is K-fold cross-fitting (each fold is the validation set of one fit
+        on the others, which it scores; a row's score is the mean over the ``K - 1``
+        fits that scored it), ``None`` holds nothing out (validation-free methods
+        only). ``"auto"``: ``None`` for a validation-free method, 5 folds otherwise
+        (fewer when a class has fewer rows; a 0.2 share below 2).
+    label_score : {"self_confidence", "normalized_margin", \
+            "confidence_weighted_entropy"}, default="self_confidence"
+        ``method="loo_confidence"`` (classifiers): cleanlab's label-quality score
+        computed on the leave-one-out probabilities.
     solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
             or BaseSolver, default="exact"
         Inverse-Hessian-vector products: Cholesky (pseudo-inverse when singular),
@@ -212,7 +241,11 @@ class InfluenceTrimmer(BaseRowSelector):
     ----------
     scores_ : ndarray of shape (n_samples,)
         One score per row of ``X``; higher = trimmed first. Held-out validation
-        rows are never scored and hold ``nan``.
+        rows (``validation`` a float) are never scored and hold ``nan``.
+    method_ : str
+        The method that ran (``method``, or what ``"auto"`` chose).
+    n_issues_ : int
+        ``budget="auto"`` only: the estimated number of label issues.
     trimmed_indices_ : ndarray of shape (n_dropped,)
         The ``budget`` highest-scored rows, most harmful first: removed
         (``"trim"``), relabeled (``"relabel"``) or only reported (``"reweight"``).
@@ -258,7 +291,9 @@ class InfluenceTrimmer(BaseRowSelector):
     _parameter_constraints: dict = {
         **BaseRowSelector._parameter_constraints,
         "estimator": BaseRowSelector._parameter_constraints["estimator"] + [None],
-        "method": [StrOptions(set(MEASURES))],
+        "method": [StrOptions({"auto", *MEASURES})],
+        "budget": [*BaseRowSelector._parameter_constraints["budget"], StrOptions({"auto"})],
+        "label_score": [StrOptions(set(LABEL_SCORES))],
         "solver": [StrOptions(set(SOLVERS)), BaseSolver],
         "damping": [Interval(Real, 0, None, closed="left")],
         "scaling": [StrOptions(set(FI_SCALINGS))],
@@ -276,13 +311,17 @@ class InfluenceTrimmer(BaseRowSelector):
         "gif_fraction": [Interval(Real, 0, 1, closed="right")],
     }
 
+    #: ``validation="auto"`` for a validation-based method: 5-fold cross-fitting.
+    _auto_validation = 5
+
     def __init__(
         self,
         estimator=None,
         *,
-        method="fi",
+        method="auto",
         budget=0.05,
-        validation=0.2,
+        validation="auto",
+        label_score="self_confidence",
         solver="exact",
         damping=0.0,
         scaling="appendix",
@@ -305,6 +344,7 @@ class InfluenceTrimmer(BaseRowSelector):
         self.method = method
         self.budget = budget
         self.validation = validation
+        self.label_score = label_score
         self.solver = solver
         self.damping = damping
         self.scaling = scaling
@@ -353,6 +393,7 @@ class InfluenceTrimmer(BaseRowSelector):
         self : InfluenceTrimmer
             The fitted trimmer.
         """
+        self.method_ = AUTO_METHOD if self.method == "auto" else self.method
         if self.strategy == "relabel" and not is_classifier(self._inner()):
             raise ValueError(
                 'strategy="relabel" gives rows another class label; it needs a '
@@ -401,17 +442,34 @@ class InfluenceTrimmer(BaseRowSelector):
         column = column.toarray() if hasattr(column, "toarray") else np.asarray(column)
         return column[:, 0]
 
+    def _needs_validation(self) -> bool:
+        return MEASURES[self.method_].validation
+
+    def _what_needs_validation(self) -> str:
+        return f"method={self.method_!r}"
+
+    def _auto_budget(self, rows: ScoredRows) -> int:
+        return estimate_label_issues(
+            rows.model(),
+            rows.X_scored,
+            rows.y_scored,
+            solver=self.solver,
+            damping=self.damping,
+            params=self.params,
+            gauss_newton=self.gauss_newton,
+        )
+
     def _score_rows(self, rows: ScoredRows) -> np.ndarray:
         sensitive = rows.val_kw.get("sensitive")
-        if self.sensitive_feature is not None:
+        if self.sensitive_feature is not None and rows.X_val is not None:
             sensitive = self._sensitive_column(rows.X_val)
         return compute_scores(
-            rows.model() if MEASURES[self.method].model else None,
+            rows.model() if MEASURES[self.method_].model else None,
             rows.X_scored,
             rows.y_scored,
             rows.X_val,
             rows.y_val,
-            method=self.method,
+            method=self.method_,
             solver=self.solver,
             damping=self.damping,
             scaling=self.scaling,
@@ -428,6 +486,7 @@ class InfluenceTrimmer(BaseRowSelector):
             dropout=self.dropout,
             gif_selection=self.gif_selection,
             gif_fraction=self.gif_fraction,
+            label_score=self.label_score,
         )
 
     # -- strategies --------------------------------------------------------------------

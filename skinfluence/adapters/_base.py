@@ -222,6 +222,18 @@ class InputGrad(Protocol):
         """Per-row input gradients ``∂x L(y_i, x_i; θ̂)``, shape ``(n, p)``."""
 
 
+class Link(Protocol):
+    """the loss as a function of the raw outputs"""
+
+    def link_derivatives(self, X, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(f, r, Λ)`` per row: raw outputs ``f`` (n, K'), ``r = ∂L/∂f`` (n, K') and
+        ``Λ = ∂²L/∂f²`` (n, K', K') at the encoded targets ``y``."""
+
+    def output_proba(self, f: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, K)`` from raw outputs ``f`` (classifiers); the mean
+        ``(n,)`` for regressors."""
+
+
 class Theta(Protocol):
     """the parameters, and the model at other parameters"""
 
@@ -303,6 +315,7 @@ CAPABILITIES: dict[str, type] = {
     "mixed": Mixed,
     "metric": Metric,
     "input_grad": InputGrad,
+    "link": Link,
     "theta": Theta,
     "layers": Layers,
     "output_contributions": OutputContributions,

@@ -10,11 +10,12 @@ measure's formula, source, sign convention and cost.
 
 from ._active import AGGREGATIONS, aggregate, fi_active_scores, fi_pairs, if_active_scores
 from ._datainf import datainf_scores
-from ._dispatch import QUERY_METHODS, compute_scores, query_scores
+from ._dispatch import QUERY_METHODS, compute_scores, estimate_label_issues, query_scores
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
 from ._gif import GIF_SELECTIONS, gif_scores, select_parameters
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
+from ._loo import LABEL_SCORES, estimate_n_issues, label_quality, loo_confidence_scores, loo_outputs
 from ._objectives import ATTACKS, OBJECTIVES, BaseObjective, make_objective
 from ._query import QUERY_STRATEGIES, bald_scores, entropy_scores, margin_scores
 from ._registry import MEASURES, Measure, get_measure, random_scores
@@ -27,6 +28,7 @@ __all__ = [
     "ATTACKS",
     "FI_SCALINGS",
     "GIF_SELECTIONS",
+    "LABEL_SCORES",
     "MEASURES",
     "OBJECTIVES",
     "QUERY_METHODS",
@@ -38,6 +40,8 @@ __all__ = [
     "compute_scores",
     "datainf_scores",
     "entropy_scores",
+    "estimate_label_issues",
+    "estimate_n_issues",
     "fi_active_scores",
     "fi_pairs",
     "fi_scale",
@@ -48,6 +52,9 @@ __all__ = [
     "if_scores",
     "ip_ensemble_scores",
     "ip_scores",
+    "label_quality",
+    "loo_confidence_scores",
+    "loo_outputs",
     "make_objective",
     "margin_scores",
     "metric_root",

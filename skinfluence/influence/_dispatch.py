@@ -19,11 +19,12 @@ from ..adapters import is_torch_model, make_adapter, model_input, require
 from ..curvature import make_solver
 from ._active import fi_active_scores, fi_pair_factors, if_active_scores
 from ._kfsvd import kfsvd_pair_factors
+from ._loo import estimate_n_issues, loo_outputs
 from ._objectives import make_objective
 from ._query import QUERY_STRATEGIES, bald_scores, bootstrap_proba, entropy_scores, margin_scores
 from ._registry import get_measure
 
-__all__ = ["QUERY_METHODS", "compute_scores", "query_scores"]
+__all__ = ["QUERY_METHODS", "compute_scores", "estimate_label_issues", "query_scores"]
 
 #: ``method=`` names of the active learner: FI^active, influence of adding a row, the
 #: uncertainty baselines and random.
@@ -95,6 +96,35 @@ def compute_scores(
         y_val_enc,
         **kwargs,
     )
+
+
+def estimate_label_issues(
+    estimator, X, y, *, solver="exact", damping: float = 0.0, params="all", gauss_newton=False
+) -> int:
+    """Number of label issues among ``(X, y)`` by the confident joint of the
+    approximate leave-one-out probabilities (``budget="auto"``).
+
+    Parameters
+    ----------
+    estimator : fitted classifier with an adapter (``metric`` and ``link``)
+    X, y : the rows it was fitted on and their labels
+    solver, damping, params, gauss_newton : as in :func:`compute_scores`
+
+    Returns
+    -------
+    int
+    """
+    adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
+    require(adapter, "metric", "link", what='budget="auto"')
+    if not adapter.is_classifier:
+        raise ValueError(
+            'budget="auto" estimates the number of mislabeled rows of a classifier; pass '
+            "an int or a float budget for a regressor."
+        )
+    y_enc = adapter.encode_y(y)
+    fitted = make_solver(solver, damping).fit(adapter)
+    P = adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc))
+    return estimate_n_issues(P, y_enc)
 
 
 def query_scores(

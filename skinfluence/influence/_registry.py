@@ -29,6 +29,7 @@ from ._fi import fi_scores
 from ._gif import gif_scores
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
+from ._loo import loo_confidence_scores
 from ._representer import representer_scores
 from ._self import self_scores
 from ._tracin import self_tracin_scores, tracin_scores
@@ -118,6 +119,14 @@ MEASURES: dict[str, Measure] = {
             ("n_estimators", "dropout", "random_state"),
         ),
         Measure("self", self_scores, ("gradients",), "solve", False),
+        Measure(
+            "loo_confidence",
+            loo_confidence_scores,
+            ("metric", "link"),
+            "solve",
+            False,
+            ("label_score",),
+        ),
         Measure(
             "tracin",
             tracin_scores,
