@@ -105,7 +105,7 @@ def _figures(*, scores, flagged, method, pipe, X, y, task, validation, seed, cur
         from sklearn.model_selection import train_test_split
 
         from ._cli import _n_scored
-        from ._plotting import TrimmingCurveDisplay
+        from .plotting import TrimmingCurveDisplay
 
         share = len(flagged) / _n_scored(len(y), validation)
         budgets = sorted({0.0, share / 2, share, min(2 * share, 0.5)})
