@@ -3,16 +3,17 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from ._active_learner import InfluenceActiveLearner
-from ._plotting import (
+from ._curves import trimming_curve, valuation_curve
+from ._scores import influence_scores
+from ._shapley import ShapleyValuator
+from ._trimmer import InfluenceTrimmer
+from .exceptions import SingularHessianWarning, UnsupportedModelError
+from .plotting import (
     ActiveLearningDisplay,
     InfluenceScatterDisplay,
     TrimmingCurveDisplay,
     ValuationCurveDisplay,
 )
-from ._scores import influence_scores
-from ._shapley import ShapleyValuator
-from ._trimmer import InfluenceTrimmer
-from .exceptions import SingularHessianWarning, UnsupportedModelError
 
 try:
     __version__ = version("skinfluence")
@@ -31,4 +32,6 @@ __all__ = [
     "ValuationCurveDisplay",
     "__version__",
     "influence_scores",
+    "trimming_curve",
+    "valuation_curve",
 ]

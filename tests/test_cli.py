@@ -47,7 +47,7 @@ def _lines(path) -> list[str]:
 
 def _labeled_pipeline_input(path, target, drop=()):
     """The feature frame and encoded target the commands fit on, read independently."""
-    from skinfluence._demo import make_preprocessor, prepare_features
+    from skinfluence.cli._input import make_preprocessor, prepare_features
 
     df = pd.read_csv(path, na_values="?", skipinitialspace=True)
     df = df.drop(columns=list(drop))

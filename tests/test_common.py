@@ -12,8 +12,10 @@ import skinfluence
 
 PACKAGE = Path(skinfluence.__file__).parent
 
-# utils → adapters → curvature → influence → estimators (top-level modules); valuation
-# sits beside influence (it needs only fit/score) and may import utils alone
+# utils → adapters → curvature → influence → estimators → plotting → cli; valuation
+# sits beside influence (it needs only fit/score) and may import utils alone. The
+# estimators are the top-level modules below; ``__init__`` and ``__main__`` (and any
+# module not named here) are at the top.
 LAYERS = {
     "utils": 0,
     "exceptions": 0,
@@ -21,8 +23,18 @@ LAYERS = {
     "curvature": 2,
     "influence": 3,
     "valuation": 3,
+    "_delegate": 4,
+    "_base": 4,
+    "_scores": 4,
+    "_trimmer": 4,
+    "_shapley": 4,
+    "_active_learner": 4,
+    "_curves": 4,
+    "callbacks": 4,
+    "plotting": 5,
+    "cli": 6,
 }
-TOP = 4
+TOP = 7
 
 
 def _layer(module_path: Path) -> int:

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from skinfluence.__main__ import main
-from skinfluence._demo import (
-    DemoInputError,
+from skinfluence.cli._demo import (
     format_report,
     load_breast_cancer_problem,
-    parse_budget,
     parse_methods,
     read_csv_problem,
     run_demo,
 )
+from skinfluence.cli._input import InputError as DemoInputError
+from skinfluence.cli._input import parse_budget
 
 METHODS = ("fi", "if", "random")
 

@@ -125,6 +125,37 @@ def test_trimming_curve_bad_input():
         TrimmingCurveDisplay([0, 1], {"fi": [0.5, 0.6, 0.7]})
 
 
+def test_trimming_curve_is_what_the_display_draws():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skinfluence import InfluenceTrimmer, TrimmingCurveDisplay, trimming_curve
+
+    X, y, X_test, y_test = _noisy_problem(n=120)
+    pipe = make_pipeline(StandardScaler(), InfluenceTrimmer())
+    options = dict(budgets=[0, 5, 0.1], methods=["if", "random"], n_repeats=2, random_state=3)
+    scores = trimming_curve(pipe, X, y, X_test, y_test, **options)
+    assert list(scores) == ["if", "random"]
+    assert scores["if"].shape == (1, 3) and scores["random"].shape == (2, 3)
+    assert np.isfinite(scores["random"]).all()
+    display = TrimmingCurveDisplay.from_estimator(pipe, X, y, X_test, y_test, **options)
+    assert list(display.scores) == list(scores)
+    for method, values in scores.items():
+        np.testing.assert_array_equal(display.scores[method], values)
+    assert display.budgets == [0, 5, 0.1]
+    # a scorer name reaches every refit; the function names itself in its errors
+    accuracy = trimming_curve(pipe, X, y, X_test, y_test, scoring="accuracy", **options)
+    for method, values in scores.items():
+        np.testing.assert_array_equal(accuracy[method], values)  # score() is accuracy
+    with pytest.raises(TypeError, match="trimming_curve needs an InfluenceTrimmer"):
+        trimming_curve(StandardScaler(), X, y, X_test, y_test)
+    with pytest.raises(TypeError, match="TrimmingCurveDisplay needs an InfluenceTrimmer"):
+        TrimmingCurveDisplay.from_estimator(StandardScaler(), X, y, X_test, y_test)
+    with pytest.raises(ValueError, match="at least one budget"):
+        trimming_curve(pipe, X, y, X_test, y_test, budgets=[])
+    matplotlib.pyplot.close("all")
+
+
 # -- InfluenceScatterDisplay ---------------------------------------------------------
 def test_influence_scatter_marks_removed_rows_and_draws_boundaries(tmp_path):
     import matplotlib.pyplot as plt
@@ -244,3 +275,67 @@ def test_valuation_curve_from_any_values_and_errors():
             LogisticRegression(), -trimmer.scores_, X, y, X_test, y_test, fractions=[1.0]
         )
     plt.close("all")
+
+
+def test_valuation_curve_is_what_the_display_draws():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skinfluence import ShapleyValuator, ValuationCurveDisplay, valuation_curve
+
+    X, y, X_test, y_test = _noisy_problem(n=150)
+    fractions = [0, 0.1, 0.25]
+    valuator = ShapleyValuator(method="loo", budget=0, random_state=0).fit(X, y)
+    high_first, low_first = valuation_curve(
+        LogisticRegression(), valuator.values_, X, y, X_test, y_test, fractions=fractions
+    )
+    assert high_first.shape == low_first.shape == (3,)
+    assert high_first[0] == low_first[0]
+    display = ValuationCurveDisplay.from_estimator(
+        valuator, X, y, X_test, y_test, fractions=fractions
+    )
+    np.testing.assert_array_equal(display.high_first, high_first)
+    np.testing.assert_array_equal(display.low_first, low_first)
+    np.testing.assert_array_equal(display.fractions, fractions)
+    # a pipeline ending in the valuator is refitted whole
+    pipe = make_pipeline(StandardScaler(), ShapleyValuator(method="loo", budget=0)).fit(X, y)
+    high_first, low_first = valuation_curve(
+        make_pipeline(StandardScaler(), LogisticRegression()),
+        pipe[-1].values_,
+        X,
+        y,
+        X_test,
+        y_test,
+        fractions=fractions,
+    )
+    display = ValuationCurveDisplay.from_estimator(pipe, X, y, X_test, y_test, fractions=fractions)
+    np.testing.assert_array_equal(display.high_first, high_first)
+    np.testing.assert_array_equal(display.low_first, low_first)
+    with pytest.raises(ValueError, match="no finite entry"):
+        valuation_curve(LogisticRegression(), np.full(len(y), np.nan), X, y, X_test, y_test)
+    matplotlib.pyplot.close("all")
+
+
+def test_curves_run_without_matplotlib():
+    """The experiments are plain functions: they never import matplotlib."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules["matplotlib"] = None
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from skinfluence import InfluenceTrimmer, trimming_curve, valuation_curve
+X, y = make_classification(n_samples=80, random_state=0)
+scores = trimming_curve(
+    InfluenceTrimmer(), X[:60], y[:60], X[60:], y[60:], budgets=[0, 3], methods=["if"]
+)
+assert scores["if"].shape == (1, 2)
+high, low = valuation_curve(
+    LogisticRegression(), -X[:60, 0], X[:60], y[:60], X[60:], y[60:], fractions=[0, 0.1]
+)
+assert high.shape == low.shape == (2,)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,6 +12,10 @@ import io
 import warnings
 
 import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ..plotting import TrimmingCurveDisplay
+from ._input import n_scored
 
 __all__ = ["clean_report", "render_html"]
 
@@ -102,12 +106,7 @@ def _figures(*, scores, flagged, method, pipe, X, y, task, validation, seed, cur
     plt.close(fig)
 
     if curve and len(flagged):
-        from sklearn.model_selection import train_test_split
-
-        from ._cli import _n_scored
-        from ._plotting import TrimmingCurveDisplay
-
-        share = len(flagged) / _n_scored(len(y), validation)
+        share = len(flagged) / n_scored(len(y), validation)
         budgets = sorted({0.0, share / 2, share, min(2 * share, 0.5)})
         methods = [method] if method == "random" else [method, "random"]
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -149,7 +148,7 @@ def clean_report(*, table, pipe, X, y, flagged, scores, status, settings, curve,
 
     Parameters
     ----------
-    table : skinfluence._cli.Table
+    table : skinfluence.cli._input.Table
         The input file as read.
     pipe : Pipeline
         The fitted preprocessing + trimmer.

@@ -17,13 +17,16 @@ classification problem with known label noise:
 
 The data is scikit-learn's bundled breast-cancer set (:func:`load_breast_cancer_problem`)
 or a user's CSV file with a binary target column (:func:`read_csv_problem`, which
-needs pandas). Errors in the user's input raise :class:`DemoInputError`, whose
-message the command line prints on one line.
+needs pandas; it reads the file as the other commands do,
+:mod:`skinfluence.cli._input`). Errors in the user's input raise
+:class:`~skinfluence.cli._input.InputError`, whose message the command line prints on
+one line.
 """
 
 from __future__ import annotations
 
-import re
+import argparse
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,29 +36,33 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import _safe_indexing
 
-from ._trimmer import InfluenceTrimmer
-from .influence import MEASURES as METHODS
+from .._trimmer import InfluenceTrimmer
+from ._input import (
+    METHODS,
+    InputError,
+    make_preprocessor,
+    n_scored,
+    parse_budget,
+    prepare_features,
+    read_table_with_target,
+)
 
 __all__ = [
     "DEFAULT_METHODS",
-    "DemoInputError",
     "DemoProblem",
     "DemoReport",
     "MethodResult",
     "check_options",
     "format_report",
+    "handle",
     "load_breast_cancer_problem",
-    "make_preprocessor",
-    "parse_budget",
     "parse_methods",
-    "prepare_features",
     "read_csv_problem",
     "run_demo",
 ]
@@ -70,16 +77,6 @@ VALIDATION = 0.2
 MIN_ROWS = 20
 #: Every class needs this many rows in the data for the splits to work.
 MIN_PER_CLASS = 5
-
-_FILL_CATEGORY = "missing"
-
-
-class DemoInputError(ValueError):
-    """An error in the demo's input (file, column, option value).
-
-    The message says what was wrong and what to do; the command line prints it on
-    one line to stderr and exits with a nonzero status, without a traceback.
-    """
 
 
 @dataclass
@@ -207,7 +204,7 @@ def parse_methods(text: str | Sequence[str]) -> list[str]:
 
     Raises
     ------
-    DemoInputError
+    InputError
         When the list is empty or names an unknown method.
     """
     items = text.split(",") if isinstance(text, str) else list(text)
@@ -216,62 +213,14 @@ def parse_methods(text: str | Sequence[str]) -> list[str]:
         if item and item not in methods:
             methods.append(item)
     if not methods:
-        raise DemoInputError(f"--methods is empty; choose from {', '.join(METHODS)}.")
+        raise InputError(f"--methods is empty; choose from {', '.join(METHODS)}.")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise DemoInputError(
+        raise InputError(
             f"unknown method(s) {', '.join(unknown)} in --methods; choose from "
             f"{', '.join(METHODS)}."
         )
     return methods
-
-
-def parse_budget(text: str | int | float | None) -> int | float | None:
-    """Parse ``--budget``: a row count (int) or a fraction in ``[0, 1)`` (float).
-
-    Parameters
-    ----------
-    text : str, int, float or None
-        ``"40"`` is 40 rows, ``"0.05"`` is 5 % of the rows the trimmer scores;
-        ``None`` (the default) means "as many rows as were flipped".
-
-    Returns
-    -------
-    budget : int, float or None
-        The parsed budget.
-
-    Raises
-    ------
-    DemoInputError
-        When the text is not a number, is negative, or is a fraction outside
-        ``[0, 1)``.
-    """
-    if text is None:
-        return None
-    if isinstance(text, bool):
-        raise DemoInputError(f"--budget must be a row count or a fraction, got {text!r}.")
-    if isinstance(text, Integral):
-        value: int | float = int(text)
-    elif isinstance(text, Real):
-        value = float(text)
-    else:
-        text = str(text).strip()
-        try:
-            value = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
-        except ValueError:
-            raise DemoInputError(
-                f"--budget must be a row count (e.g. 40) or a fraction (e.g. 0.05), got {text!r}."
-            ) from None
-    if isinstance(value, int):
-        if value < 0:
-            raise DemoInputError(f"--budget must be a count >= 0, got {value}.")
-        return value
-    if not (np.isfinite(value) and 0.0 <= value < 1.0):
-        raise DemoInputError(
-            f"a fractional --budget must be in [0, 1), got {value}; pass a whole number "
-            "for a count of rows."
-        )
-    return value
 
 
 def check_options(*, noise: float, max_rows: int, seed: int) -> None:
@@ -288,21 +237,21 @@ def check_options(*, noise: float, max_rows: int, seed: int) -> None:
 
     Raises
     ------
-    DemoInputError
+    InputError
         Naming the first option out of range.
     """
     if isinstance(noise, bool) or not (isinstance(noise, Real) and 0.0 <= noise < 0.5):
-        raise DemoInputError(f"--noise must be a fraction in [0, 0.5), got {noise}.")
+        raise InputError(f"--noise must be a fraction in [0, 0.5), got {noise}.")
     if (
         isinstance(max_rows, bool)
         or not isinstance(max_rows, Integral)
         or (max_rows != 0 and not MIN_ROWS <= max_rows)
     ):
-        raise DemoInputError(
+        raise InputError(
             f"--max-rows must be 0 (every row) or at least {MIN_ROWS}, got {max_rows}."
         )
     if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**32:
-        raise DemoInputError(f"--seed must be an integer in [0, 2**32), got {seed}.")
+        raise InputError(f"--seed must be an integer in [0, 2**32), got {seed}.")
 
 
 # -- data ---------------------------------------------------------------------------
@@ -329,117 +278,6 @@ def load_breast_cancer_problem() -> DemoProblem:
     )
 
 
-def make_preprocessor(X) -> ColumnTransformer:
-    """The preprocessing of a CSV's feature table.
-
-    Numeric columns (``select_dtypes("number")``) are imputed with their median and
-    standardised; every other column is one-hot encoded, with a missing value
-    imputed as a category of its own (``"missing"``) and categories unseen in fit
-    ignored at predict time.
-
-    Parameters
-    ----------
-    X : pandas.DataFrame
-        The feature columns; non-numeric columns should hold text (see
-        :func:`read_csv_problem`).
-
-    Returns
-    -------
-    preprocessor : ColumnTransformer
-        Unfitted; its output is sparse or dense depending on its density.
-    """
-    numeric = list(X.select_dtypes("number").columns)
-    categorical = [c for c in X.columns if c not in set(numeric)]
-    transformers = []
-    if numeric:
-        transformers.append(
-            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)
-        )
-    if categorical:
-        transformers.append(
-            (
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=_FILL_CATEGORY),
-                    OneHotEncoder(handle_unknown="ignore"),
-                ),
-                categorical,
-            )
-        )
-    return ColumnTransformer(transformers)
-
-
-def prepare_features(X):
-    """A copy of a CSV's feature table, ready for :func:`make_preprocessor`.
-
-    The index is reset; infinities in numeric columns become missing; every other
-    column becomes text (missing values kept), so that mixed or boolean columns
-    encode cleanly.
-
-    Parameters
-    ----------
-    X : pandas.DataFrame
-        The feature columns as ``pandas.read_csv`` parsed them.
-
-    Returns
-    -------
-    X : pandas.DataFrame
-        The converted copy.
-    """
-    X = X.reset_index(drop=True)
-    numeric = set(X.select_dtypes("number").columns)
-    for col in X.columns:
-        if col in numeric:
-            X[col] = X[col].replace([np.inf, -np.inf], np.nan)
-        else:
-            X[col] = X[col].astype(str).where(X[col].notna(), np.nan)
-    return X
-
-
-def _read_table(path: Path):
-    """``pandas.read_csv`` with every failure turned into a :class:`DemoInputError`."""
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is installed with the dev extra
-        raise DemoInputError("--csv needs pandas; install it with `pip install pandas`.") from None
-    if not path.exists():
-        raise DemoInputError(f"no such file: {path}")
-    if path.is_dir():
-        raise DemoInputError(f"{path} is a directory; pass a CSV file.")
-    try:
-        return pd.read_csv(path, na_values="?", skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DemoInputError(f"{path} is empty; it needs a header line and data rows.") from None
-    except pd.errors.ParserError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
-        raise DemoInputError(f"cannot parse {path} as CSV: {first}") from None
-    except UnicodeDecodeError:
-        raise DemoInputError(f"cannot read {path}: it is not UTF-8 text.") from None
-    except (OSError, EOFError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise DemoInputError(f"cannot read {path}: {reason}") from None
-
-
-def read_table_with_target(path: Path, target: str, reader: str):
-    """:func:`_read_table`, then check that it has rows and the ``target`` column.
-
-    ``reader`` names who reads the file in the hint for ';'-separated files.
-    """
-    df = _read_table(path)
-    if df.shape[1] == 0 or df.shape[0] == 0:
-        raise DemoInputError(f"{path} has no data rows; it needs a header line and data rows.")
-    if target not in df.columns:
-        columns = [str(c) for c in df.columns]
-        shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
-        hint = ""
-        if len(columns) == 1 and ";" in columns[0]:
-            hint = f" (the file seems to be ';'-separated; {reader} reads ',')"
-        raise DemoInputError(
-            f"target column {target!r} is not in {path}{hint}; its columns are: {shown}"
-        )
-    return df
-
-
 def read_csv_problem(path: str | Path, target: str) -> DemoProblem:
     """Read a CSV file with a binary target column into a demo problem.
 
@@ -464,7 +302,7 @@ def read_csv_problem(path: str | Path, target: str) -> DemoProblem:
 
     Raises
     ------
-    DemoInputError
+    InputError
         For a missing, unreadable or empty file, a missing target column, a target
         without exactly two classes, a class with too few rows, or no feature column.
     """
@@ -472,25 +310,25 @@ def read_csv_problem(path: str | Path, target: str) -> DemoProblem:
     df = read_table_with_target(path, target, "the demo")
     df = df[df[target].notna()]
     if df.shape[0] == 0:
-        raise DemoInputError(f"column {target!r} of {path} has no values.")
+        raise InputError(f"column {target!r} of {path} has no values.")
     values = df[target].astype(str).to_numpy(dtype=object)
     classes, y = np.unique(values, return_inverse=True)
     if classes.size != 2:
         shown = ", ".join(repr(c) for c in classes[:10]) + (", ..." if classes.size > 10 else "")
-        raise DemoInputError(
+        raise InputError(
             f"the demo needs a binary target, but column {target!r} has {classes.size} "
             f"distinct value(s): {shown}."
         )
     counts = np.bincount(y, minlength=2)
     if counts.min() < MIN_PER_CLASS:
         rare = classes[int(np.argmin(counts))]
-        raise DemoInputError(
+        raise InputError(
             f"class {rare!r} of {target!r} has {counts.min()} row(s); the demo needs at "
             f"least {MIN_PER_CLASS} rows of each class."
         )
     X = df.drop(columns=[target])
     if X.shape[1] == 0:
-        raise DemoInputError(f"{path} has no feature columns besides the target {target!r}.")
+        raise InputError(f"{path} has no feature columns besides the target {target!r}.")
     X = prepare_features(X)
     numeric = set(X.select_dtypes("number").columns)
     n_cat = X.shape[1] - len(numeric)
@@ -507,11 +345,6 @@ def read_csv_problem(path: str | Path, target: str) -> DemoProblem:
 
 
 # -- the experiment -----------------------------------------------------------------
-def _n_scored(n_train: int, validation: float) -> int:
-    """Rows the trimmer scores: ``train_test_split`` holds out ``ceil(v n)`` rows."""
-    return n_train - int(np.ceil(validation * n_train))
-
-
 def _describe(preprocessor) -> str:
     if isinstance(preprocessor, ColumnTransformer):
         return "one-hot (categorical) + impute/standardise (numeric)"
@@ -554,7 +387,7 @@ def run_demo(
 
     Raises
     ------
-    DemoInputError
+    InputError
         For an option out of range, a budget larger than the rows the trimmer can
         drop, or too few rows.
     """
@@ -566,7 +399,7 @@ def run_demo(
     y = np.asarray(problem.y)
     counts = np.bincount(y, minlength=2)
     if counts.min() < MIN_PER_CLASS:
-        raise DemoInputError(
+        raise InputError(
             f"the demo needs at least {MIN_PER_CLASS} rows of each class, got {counts.tolist()}."
         )
     idx = np.arange(len(y))
@@ -588,17 +421,15 @@ def run_demo(
     is_flipped = np.zeros(len(train), dtype=bool)
     is_flipped[flipped] = True
     if np.bincount(y_train, minlength=2).min() < 2:
-        raise DemoInputError(
-            "the training part has fewer than 2 rows of a class; raise --max-rows."
-        )
+        raise InputError("the training part has fewer than 2 rows of a class; raise --max-rows.")
 
     if budget is None:
         budget = n_flip
-    n_scored = _n_scored(len(train), VALIDATION)
-    if isinstance(budget, int) and budget >= n_scored:
-        raise DemoInputError(
-            f"--budget {budget} rows must be below the {n_scored} rows the trimmer can "
-            f"drop (the other {len(train) - n_scored} training rows are its validation "
+    n_rows_scored = n_scored(len(train), VALIDATION)
+    if isinstance(budget, int) and budget >= n_rows_scored:
+        raise InputError(
+            f"--budget {budget} rows must be below the {n_rows_scored} rows the trimmer can "
+            f"drop (the other {len(train) - n_rows_scored} training rows are its validation "
             "split); lower --budget or --noise."
         )
 
@@ -739,3 +570,29 @@ def format_report(report: DemoReport) -> str:
             "which is never trimmed."
         )
     return "\n".join(lines) + "\n"
+
+
+# -- the command ----------------------------------------------------------------------
+def handle(args: argparse.Namespace) -> int:
+    """Handler of ``skinfluence demo``."""
+    methods = parse_methods(args.methods)
+    budget = parse_budget(args.budget)
+    check_options(noise=args.noise, max_rows=args.max_rows, seed=args.seed)
+    if args.csv is None and args.target is not None:
+        raise InputError("--target needs --csv (the bundled data has its own target).")
+    if args.csv is not None:
+        if not args.target:
+            raise InputError("--csv needs --target COL, the name of the binary target column.")
+        problem = read_csv_problem(args.csv, args.target)
+    else:
+        problem = load_breast_cancer_problem()
+    report = run_demo(
+        problem,
+        methods=methods,
+        budget=budget,
+        noise=args.noise,
+        max_rows=args.max_rows,
+        seed=args.seed,
+    )
+    sys.stdout.write(format_report(report))
+    return 0

@@ -1,0 +1,238 @@
+"""The argument parser of the ``skinfluence`` command: one sub-parser per command.
+
+Each sub-command sets ``handler``, the ``handle`` function of its module
+(``_clean``, ``_value``, ``_query``, ``_demo``), which takes the
+parsed arguments and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import _clean, _demo, _query, _value
+from ._input import MAX_CLASSES_AUTO, METHODS, TASKS
+from ._models import CLEAN_MODELS, MODELS, QUERY_MODELS, VALUE_MODELS
+
+__all__ = ["PROG", "build_parser"]
+
+PROG = "skinfluence"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose syntax errors are one line on stderr."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _common(parser: argparse.ArgumentParser, *, model_names, task=True) -> None:
+    parser.add_argument("data", metavar="DATA.csv", help="the CSV file (header line first)")
+    parser.add_argument("--target", required=True, metavar="COL", help="the target column")
+    if task:
+        parser.add_argument(
+            "--task",
+            choices=TASKS,
+            default="auto",
+            help=(
+                "classification or regression; auto: regression when the target is "
+                f"numeric with more than {MAX_CLASSES_AUTO} distinct values or a "
+                "non-integer value (default: %(default)s)"
+            ),
+        )
+    parser.add_argument(
+        "--model",
+        choices=model_names,
+        default=None,
+        help="; ".join(f"{m}: {MODELS[m]}" for m in model_names),
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of every random step (default: %(default)s)"
+    )
+
+
+def _add_clean(commands) -> None:
+    """Register ``skinfluence clean``."""
+    clean = commands.add_parser(
+        "clean",
+        help="flag the most harmful rows of a CSV file and write it without them",
+        description=(
+            "Fit preprocessing + InfluenceTrimmer(model) on the rows with a target, "
+            "flag the --budget highest-scored (most harmful) rows and write the file "
+            "without them (--out), a CSV of per-row scores (--scores) and optionally an "
+            "HTML report. The input file is never modified. A stratified --validation "
+            "share of the rows is held out to score against and is never flagged; rows "
+            "without a target are kept and not scored."
+        ),
+    )
+    _common(clean, model_names=CLEAN_MODELS)
+    clean.add_argument(
+        "--method",
+        default="fi",
+        help=f"influence method, one of {', '.join(METHODS)} (default: %(default)s)",
+    )
+    clean.add_argument(
+        "--budget",
+        default="0.05",
+        help="rows to flag: a count (e.g. 40) or a fraction of the scored rows "
+        "(default: %(default)s)",
+    )
+    clean.add_argument(
+        "--validation",
+        type=float,
+        default=0.2,
+        help="share of the rows held out to score against (default: %(default)s)",
+    )
+    clean.add_argument("--out", metavar="PATH", help="cleaned CSV (default: DATA.cleaned.csv)")
+    clean.add_argument(
+        "--scores", metavar="PATH", help="per-row scores CSV (default: DATA.scores.csv)"
+    )
+    clean.add_argument("--report", metavar="PATH", help="write a self-contained HTML report")
+    clean.add_argument(
+        "--no-curve",
+        action="store_true",
+        help="leave the trimming curve (extra refits on a held-out quarter) out of the report",
+    )
+    clean.set_defaults(handler=_clean.handle)
+
+
+def _add_value(commands) -> None:
+    """Register ``skinfluence value``."""
+    value = commands.add_parser(
+        "value",
+        help="data values (Shapley and relatives) of the rows of a CSV file",
+        description=(
+            "Fit preprocessing + ShapleyValuator(model) on the rows with a target and "
+            "write each row's value (higher = more valuable) and its standard error. "
+            "A --validation share is held out to score subsets on and is not valued."
+        ),
+    )
+    _common(value, model_names=VALUE_MODELS)
+    value.add_argument(
+        "--method",
+        default="tmc",
+        help="tmc, beta, banzhaf, loo or knn (default: %(default)s)",
+    )
+    value.add_argument(
+        "--max-iter",
+        type=int,
+        default=200,
+        help="most permutations (tmc, beta) or subsets (banzhaf) (default: %(default)s)",
+    )
+    value.add_argument(
+        "--max-time", type=float, default=None, help="stop sampling after this many seconds"
+    )
+    value.add_argument(
+        "--validation",
+        type=float,
+        default=0.2,
+        help="share of the rows held out to score on (default: %(default)s)",
+    )
+    value.add_argument("--n-jobs", type=int, default=None, help="parallel fits (joblib)")
+    value.add_argument("--out", metavar="PATH", help="values CSV (default: DATA.values.csv)")
+    value.set_defaults(handler=_value.handle)
+
+
+def _add_query(commands) -> None:
+    """Register ``skinfluence query``."""
+    query = commands.add_parser(
+        "query",
+        help="the rows without a target that are worth labeling next",
+        description=(
+            "Rows whose target cell is empty are the pool. Fit preprocessing + "
+            "InfluenceActiveLearner(model) on the labeled rows, score the pool and "
+            "write (and print) the --n rows to label next, best first."
+        ),
+    )
+    _common(query, model_names=QUERY_MODELS, task=False)
+    query.add_argument("--n", type=int, default=10, help="rows to pick (default: %(default)s)")
+    query.add_argument(
+        "--method",
+        default="fi",
+        help="fi, entropy, margin, bald or random (default: %(default)s)",
+    )
+    query.add_argument(
+        "--subsample",
+        type=float,
+        default=1.0,
+        help="share of the pool scored exactly; a random-forest surrogate ranks the rest "
+        "(default: %(default)s)",
+    )
+    query.add_argument(
+        "--out", metavar="PATH", help="CSV of the picked rows (default: DATA.query.csv)"
+    )
+    query.set_defaults(handler=_query.handle, task="classification")
+
+
+def _add_demo(commands) -> None:
+    """Register ``skinfluence demo``."""
+    parser = commands.add_parser(
+        "demo",
+        help="flip some training labels and trim them back out with InfluenceTrimmer",
+        description=(
+            "Flip a seeded share of the training labels of a binary classification "
+            "problem, fit preprocessing + InfluenceTrimmer(LogisticRegression()) with "
+            "each method, and print the test accuracy before and after trimming, the "
+            "rows removed and how many of them were flipped. Without --csv the data is "
+            "scikit-learn's breast-cancer set."
+        ),
+    )
+    parser.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="a CSV file (may be .gz) with a header line and a binary target column",
+    )
+    parser.add_argument("--target", metavar="COL", help="the target column of --csv")
+    parser.add_argument(
+        "--methods",
+        default=",".join(_demo.DEFAULT_METHODS),
+        help="comma-separated trimming methods (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--budget",
+        default=None,
+        help=(
+            "rows to drop: a count (e.g. 40) or a fraction of the scored rows "
+            "(e.g. 0.05); default: the number of flipped labels"
+        ),
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.1,
+        help="share of the training labels to flip (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=5000,
+        help="subsample the training part to at most N rows, 0 = all (default: %(default)s)",
+        metavar="N",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of every random step (default: %(default)s)"
+    )
+    parser.set_defaults(handler=_demo.handle)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``skinfluence`` command, with every sub-command.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        Sub-commands set ``handler`` (a function of the parsed arguments that
+        returns the exit status) and ``command`` (their name).
+    """
+    from .. import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Which training rows help or hurt a scikit-learn model.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_clean(commands)
+    _add_value(commands)
+    _add_query(commands)
+    _add_demo(commands)
+    return parser

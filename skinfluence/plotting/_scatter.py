@@ -1,0 +1,271 @@
+"""``InfluenceScatterDisplay``: 2-D training rows by score, removals, boundaries."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import _check_selector, _pyplot
+
+__all__ = ["InfluenceScatterDisplay"]
+
+
+class InfluenceScatterDisplay:
+    """2-D training rows sized and coloured by score, removed rows marked, boundaries.
+
+    The picture of seed 000's Figure 1: each training row is a point whose size and
+    colour grow with its score (higher = trimmed first) and whose marker is its class;
+    removed rows are ringed; decision boundaries of the model before trimming, after
+    it, and of any other fitted models are drawn as contours of their predictions.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, 2)
+        The training rows.
+    y : array-like of shape (n_samples,)
+        Their targets.
+    scores : array-like of shape (n_samples,)
+        Score of each row (``nan`` where not scored, e.g. validation rows).
+    removed : array-like of int
+        Indices of the removed rows.
+    grid : tuple of two ndarrays, default=None
+        ``(xx0, xx1)`` meshgrid of the boundary responses.
+    boundaries : dict of str to ndarray, default=None
+        Label of each model → its predicted class index on ``grid``.
+    score_name : str, default="score"
+        Label of the colour bar.
+
+    Attributes
+    ----------
+    scatter_ : dict of object to matplotlib PathCollection
+        The points of each class.
+    removed_ : matplotlib PathCollection
+        Rings around the removed rows.
+    contours_ : dict of str to matplotlib ContourSet
+        The boundary of each model.
+    colorbar_ : matplotlib Colorbar
+        Colour scale of the scores.
+    ax_ : matplotlib Axes
+        Axes with the plot.
+    figure_ : matplotlib Figure
+        Figure containing the plot.
+
+    See Also
+    --------
+    TrimmingCurveDisplay : Test score against budget.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import make_classification
+    >>> from skinfluence import InfluenceScatterDisplay, InfluenceTrimmer
+    >>> X, y = make_classification(n_features=2, n_redundant=0, random_state=0)
+    >>> trimmer = InfluenceTrimmer(budget=5, random_state=0).fit(X, y)
+    >>> display = InfluenceScatterDisplay.from_estimator(trimmer, X, y)
+    >>> sorted(display.contours_)
+    ['after', 'before']
+    """
+
+    _BOUNDARY_COLORS = ("tab:green", "tab:red", "tab:blue", "tab:purple", "tab:orange")
+
+    def __init__(self, X, y, scores, removed, *, grid=None, boundaries=None, score_name="score"):
+        self.X = _check_2d(X)
+        self.y = np.asarray(y)
+        self.scores = np.asarray(scores, dtype=float)
+        if not (len(self.y) == len(self.scores) == self.X.shape[0]):
+            raise ValueError(
+                f"X, y and scores must have one entry per row, got {self.X.shape[0]}, "
+                f"{len(self.y)} and {len(self.scores)}."
+            )
+        self.removed = np.asarray(removed, dtype=int)
+        self.grid = grid
+        self.boundaries = dict(boundaries or {})
+        self.score_name = score_name
+
+    def plot(self, ax=None, *, scale="rank", cmap="viridis", max_size=120.0):
+        """Draw the points, the removed rings and the boundaries.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure when ``None``.
+        scale : {"rank", "linear"}, default="rank"
+            What sizes and colours the points: the score's percentile among the
+            scored rows (robust to the heavy tails influence scores have) or the
+            score itself.
+        cmap : str or matplotlib Colormap, default="viridis"
+            Colour map.
+        max_size : float, default=120.0
+            Marker area of the highest-scored row; the lowest gets a tenth of it.
+
+        Returns
+        -------
+        display : InfluenceScatterDisplay
+            This display, with the artists, ``ax_`` and ``figure_`` set.
+        """
+        from scipy.stats import rankdata
+
+        plt = _pyplot()
+        if scale not in ("rank", "linear"):
+            raise ValueError(f'scale must be "rank" or "linear", got {scale!r}.')
+        if ax is None:
+            _, ax = plt.subplots()
+        finite = np.isfinite(self.scores)
+        shown = np.full(len(self.scores), np.nan)
+        if scale == "rank" and finite.any():
+            shown[finite] = 100.0 * (rankdata(self.scores[finite]) - 1) / max(finite.sum() - 1, 1)
+            label = f"{self.score_name} (percentile)"
+        else:
+            shown[finite] = self.scores[finite]
+            label = self.score_name
+        if finite.any():
+            lo, hi = np.min(shown[finite]), np.max(shown[finite])
+        else:
+            lo, hi = 0.0, 1.0
+        span = hi - lo if hi > lo else 1.0
+        rel = np.where(finite, (np.nan_to_num(shown, nan=lo) - lo) / span, 0.0)
+        sizes = max_size * (0.1 + 0.9 * rel)
+        markers = "osD^vP*X"
+        self.scatter_ = {}
+        norm = plt.Normalize(lo, hi)
+        for k, cls in enumerate(np.unique(self.y)):
+            rows = self.y == cls
+            scored, unscored = rows & finite, rows & ~finite
+            self.scatter_[cls] = ax.scatter(
+                self.X[scored, 0],
+                self.X[scored, 1],
+                c=shown[scored],
+                s=sizes[scored],
+                cmap=cmap,
+                norm=norm,
+                marker=markers[k % len(markers)],
+                edgecolors="none",
+                label=f"class {cls}",
+            )
+            if unscored.any():
+                ax.scatter(
+                    self.X[unscored, 0],
+                    self.X[unscored, 1],
+                    s=max_size * 0.1,
+                    marker=markers[k % len(markers)],
+                    facecolors="none",
+                    edgecolors="0.6",
+                )
+        self.removed_ = ax.scatter(
+            self.X[self.removed, 0],
+            self.X[self.removed, 1],
+            s=max_size * 2.0,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=1.5,
+            label=f"removed ({len(self.removed)})",
+        )
+        self.colorbar_ = ax.figure.colorbar(
+            plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=label
+        )
+        self.contours_ = {}
+        handles = []
+        for k, (name, response) in enumerate(self.boundaries.items()):
+            color = self._BOUNDARY_COLORS[k % len(self._BOUNDARY_COLORS)]
+            n_levels = int(np.nanmax(response)) if response.size else 0
+            levels = np.arange(n_levels) + 0.5 if n_levels >= 1 else [0.5]
+            self.contours_[name] = ax.contour(
+                self.grid[0], self.grid[1], response, levels=levels, colors=[color]
+            )
+            handles.append(plt.Line2D([], [], color=color, label=f"boundary {name}"))
+        ax.legend(handles=[*self.scatter_.values(), self.removed_, *handles], loc="best")
+        ax.set_xlabel("feature 0")
+        ax.set_ylabel("feature 1")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls, estimator, X, y, *, others=None, grid_resolution=200, ax=None, **kwargs
+    ):
+        """Plot a fitted trimmer's scores and removals on its 2-D training rows.
+
+        Parameters
+        ----------
+        estimator : InfluenceTrimmer, ShapleyValuator or Pipeline
+            Fitted on ``(X, y)``; a pipeline must end in the row selector (its
+            earlier steps are applied to the boundary grid). Boundaries drawn:
+            ``"before"`` — a clone of the inner estimator (pipeline) fitted on every
+            row; ``"after"`` — the fitted estimator itself (refit on the kept rows).
+        X : array-like of shape (n_samples, 2)
+            The training rows the estimator was fitted on; exactly 2 columns.
+        y : array-like of shape (n_samples,)
+            Their targets.
+        others : dict of str to estimator, default=None
+            More fitted models to draw the boundary of, e.g. ``{"IV": iv_trimmer}``.
+        grid_resolution : int, default=200
+            Grid points per axis for the boundaries.
+        ax : matplotlib Axes, default=None
+            Axes to draw on.
+        **kwargs : dict
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : InfluenceScatterDisplay
+            The drawn display. ``scores`` are the selector's ``scores_``
+            (``-values_`` for a valuator: higher = dropped first).
+        """
+        from sklearn.base import clone
+        from sklearn.pipeline import Pipeline
+
+        X2 = _check_2d(X)
+        selector = _check_selector(estimator, "scores_")
+        y = np.asarray(y)
+        if len(selector.scores_) != X2.shape[0]:
+            raise ValueError(
+                f"the estimator was fitted on {len(selector.scores_)} rows, X has "
+                f"{X2.shape[0]}; pass the rows it was fitted on."
+            )
+        before = clone(estimator)
+        if isinstance(before, Pipeline):
+            name = before.steps[-1][0]
+            before.steps[-1] = (name, clone(selector._inner()))
+        else:
+            before = clone(selector._inner())
+        before.fit(X, y)
+        models = {"before": before, "after": estimator, **(others or {})}
+        pad = 0.05 * (X2.max(axis=0) - X2.min(axis=0) + 1e-12)
+        axes = [
+            np.linspace(X2[:, d].min() - pad[d], X2[:, d].max() + pad[d], grid_resolution)
+            for d in range(2)
+        ]
+        xx0, xx1 = np.meshgrid(*axes)
+        points = np.c_[xx0.ravel(), xx1.ravel()]
+        if hasattr(X, "columns"):
+            import pandas as pd
+
+            points = pd.DataFrame(points, columns=X.columns)
+        classes = np.unique(y)
+        boundaries = {}
+        for name, model in models.items():
+            check_is_fitted(model)
+            pred = np.asarray(model.predict(points))
+            boundaries[name] = np.searchsorted(classes, pred).reshape(xx0.shape).astype(float)
+        name = "score" if not hasattr(selector, "values_") else "-value"
+        return cls(
+            X2,
+            y,
+            selector.scores_,
+            selector.trimmed_indices_,
+            grid=(xx0, xx1),
+            boundaries=boundaries,
+            score_name=name,
+        ).plot(ax=ax, **kwargs)
+
+
+def _check_2d(X) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 2:
+        shape = X.shape if X.ndim != 2 else f"{X.shape[1]} columns"
+        raise ValueError(
+            f"InfluenceScatterDisplay needs 2-D data (exactly 2 feature columns), got "
+            f"{shape}; fit on two features, or plot a 2-D projection fitted separately."
+        )
+    return X
