@@ -168,7 +168,7 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             if counts.min() < k:
                 raise ValueError(
                     f"validation={k} folds cannot be stratified: class "
-                    f"{classes[np.argmin(counts)]!r} has only {counts.min()} rows. Pass "
+                    f"{classes[np.argmin(counts)].item()!r} has only {counts.min()} rows. Pass "
                     "fewer folds, a held-out share (validation=0.2) or X_val and y_val."
                 )
             splitter = StratifiedKFold(k, shuffle=True, random_state=self.random_state)

@@ -107,7 +107,11 @@ def test_clean_end_to_end(tmp_path, data_csv, capsys):
     pipe = make_pipeline(
         pre,
         InfluenceTrimmer(
-            LogisticRegression(max_iter=1000), method="fi", budget=0.05, random_state=0
+            LogisticRegression(max_iter=1000),
+            method="fi",
+            budget=0.05,
+            validation=0.2,
+            random_state=0,
         ),
     ).fit(X, y)
     np.testing.assert_allclose(scores["score"], pipe[-1].scores_, rtol=1e-10, equal_nan=True)

@@ -452,7 +452,9 @@ def test_every_method_through_trimmer_on_lr(method):
     y = np.concatenate([y, yv])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trim = InfluenceTrimmer(LogisticRegression(), method=method, budget=10, random_state=0)
+        trim = InfluenceTrimmer(
+            LogisticRegression(), method=method, budget=10, validation=0.2, random_state=0
+        )
         trim.fit(X, y)
     scored = np.isfinite(trim.scores_)
     assert scored.sum() == int(0.8 * len(X)) and len(trim.trimmed_indices_) == 10
@@ -476,7 +478,9 @@ def test_every_method_through_trimmer_on_net(method):
         optimizer__weight_decay=1e-3,
         callbacks=[TracInCheckpoints(every=2)],
     )
-    trim = InfluenceTrimmer(net, method=method, budget=5, random_state=0, n_estimators=2)
+    trim = InfluenceTrimmer(
+        net, method=method, budget=5, validation=0.2, random_state=0, n_estimators=2
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trim.fit(X.astype(np.float32), y)

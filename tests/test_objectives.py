@@ -281,7 +281,9 @@ def with_groups():
 
 def test_trimmer_slices_the_sensitive_fit_param_to_the_held_out_rows(with_groups):
     X, y, s = with_groups
-    trim = InfluenceTrimmer(method="if", objective="fairness", budget=10, random_state=0)
+    trim = InfluenceTrimmer(
+        method="if", objective="fairness", budget=10, validation=0.2, random_state=0
+    )
     trim.fit(X, y, sensitive=s)
     val = np.flatnonzero(np.isnan(trim.scores_))
     train = np.flatnonzero(~np.isnan(trim.scores_))
@@ -289,19 +291,21 @@ def test_trimmer_slices_the_sensitive_fit_param_to_the_held_out_rows(with_groups
     ref = influence_scores(model, X[train], y[train], X[val], y[val], "if",
                            objective="fairness", sensitive_val=s[val])  # fmt: skip
     np.testing.assert_allclose(trim.scores_[train], ref)
-    utility = InfluenceTrimmer(method="if", budget=10, random_state=0).fit(X, y)
+    utility = InfluenceTrimmer(method="if", budget=10, validation=0.2, random_state=0).fit(X, y)
     assert not np.allclose(utility.scores_[train], ref)
     # the same groups given as a column of X, by position or by name
     by_col = InfluenceTrimmer(method="if", objective="fairness", sensitive_feature=4,
-                              budget=10, random_state=0).fit(X, y)  # fmt: skip
+                              budget=10, validation=0.2, random_state=0).fit(X, y)  # fmt: skip
     np.testing.assert_allclose(by_col.scores_, trim.scores_, equal_nan=True)
     df = pd.DataFrame(X, columns=["a", "b", "c", "d", "sex"])
     by_name = InfluenceTrimmer(method="if", objective="fairness", sensitive_feature="sex",
-                               budget=10, random_state=0).fit(df, y)  # fmt: skip
+                               budget=10, validation=0.2, random_state=0).fit(df, y)  # fmt: skip
     np.testing.assert_allclose(by_name.scores_, trim.scores_, equal_nan=True)
     # a pandas Series of strings works the same
     groups = pd.Series(np.where(s == 1, "F", "M"))
-    by_str = InfluenceTrimmer(method="if", objective="fairness", budget=10, random_state=0)
+    by_str = InfluenceTrimmer(
+        method="if", objective="fairness", budget=10, validation=0.2, random_state=0
+    )
     np.testing.assert_allclose(by_str.fit(X, y, sensitive=groups).scores_, trim.scores_,
                                equal_nan=True)  # fmt: skip
 
@@ -363,7 +367,7 @@ def test_trimmer_robustness_objective(with_groups):
     X, y, _ = with_groups
     for attack in ("boundary", "linf", "l2"):
         trim = InfluenceTrimmer(method="if", objective="robustness", attack=attack,
-                                budget=10, random_state=0).fit(X, y)  # fmt: skip
+                                budget=10, validation=0.2, random_state=0).fit(X, y)  # fmt: skip
         train = np.flatnonzero(~np.isnan(trim.scores_))
         val = np.flatnonzero(np.isnan(trim.scores_))
         model = LogisticRegression().fit(X[train], y[train])

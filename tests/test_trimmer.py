@@ -57,7 +57,9 @@ def noisy_binary():
 
 def test_fitted_attributes(noisy_binary):
     X, y = noisy_binary
-    trim = InfluenceTrimmer(LogisticRegression(), budget=15, random_state=0).fit(X, y)
+    trim = InfluenceTrimmer(
+        LogisticRegression(), method="fi", budget=15, validation=0.2, random_state=0
+    ).fit(X, y)
     assert trim.scores_.shape == (300,)
     held_out = np.isnan(trim.scores_)
     assert held_out.sum() == 60  # validation=0.2 of the rows
@@ -95,7 +97,8 @@ def test_scores_equal_the_functional_api(noisy_binary):
 
 def test_budget_forms(noisy_binary):
     X, y = noisy_binary
-    assert len(InfluenceTrimmer(budget=0.1).fit(X, y).trimmed_indices_) == 24  # 10 % of 240
+    held_out = InfluenceTrimmer(method="fi", budget=0.1, validation=0.2).fit(X, y)
+    assert len(held_out.trimmed_indices_) == 24  # 10 % of 240
     assert len(InfluenceTrimmer(budget=7).fit(X, y).trimmed_indices_) == 7
     none = InfluenceTrimmer(budget=0).fit(X, y)
     assert len(none.trimmed_indices_) == 0 and len(none.sample_indices_) == 300
@@ -263,7 +266,7 @@ def test_mismatched_lengths(noisy_binary):
 def test_bad_budget(noisy_binary, budget, match):
     X, y = noisy_binary
     with pytest.raises(ValueError, match=match):
-        InfluenceTrimmer(budget=budget).fit(X, y)
+        InfluenceTrimmer(method="fi", budget=budget, validation=0.2).fit(X, y)
 
 
 def test_one_class(noisy_binary):
