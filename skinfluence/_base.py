@@ -41,6 +41,14 @@ class ScoredRows:
     X_val, y_val : validated validation rows, or None when none are used
     val_kw : dict
         Row-aligned extras for the validation rows (``sensitive``).
+    val : ndarray of int or None
+        Positions of the validation rows among the training rows (None when they
+        were passed apart, as ``X_val``, or when there are none).
+    parent : ScoredRows
+        The rows of the fit on every training row (itself when it is that fit): what
+        is computed once per ``fit`` lives there (its model, its ``cache``).
+    cache : dict
+        Room for a subclass's once-per-fit results.
     """
 
     def __init__(self, selector, X, y, X_fit, y_fit, scored, X_val, y_val, val_kw):
@@ -48,7 +56,11 @@ class ScoredRows:
         self.X, self.y, self.X_fit, self.y_fit = X, y, X_fit, y_fit
         self.scored = scored
         self.X_val, self.y_val, self.val_kw = X_val, y_val, val_kw
+        self.val = None
+        self.parent = self
+        self.cache = {}
         self._model = None
+        self._same_fit_as_parent = False
 
     @property
     def X_scored(self):
@@ -67,6 +79,8 @@ class ScoredRows:
 
     def model(self):
         """A clone of the estimator fitted on the scored rows (fitted once, then kept)."""
+        if self._model is None and self._same_fit_as_parent:
+            self._model = self.parent.model()
         if self._model is None:
             start = time.perf_counter()
             self._model = clone(self._selector._inner()).fit(
@@ -82,9 +96,12 @@ class ScoredRows:
         X_val = None if val is None else self.X[val]
         y_val = None if val is None else self.y[val]
         val_kw = {} if val is None else {k: _safe_indexing(v, val) for k, v in self.val_kw.items()}
-        return ScoredRows(
+        rows = ScoredRows(
             self._selector, self.X, self.y, self.X_fit, self.y_fit, scored, X_val, y_val, val_kw
         )
+        rows.val, rows.parent = val, self.parent
+        rows._same_fit_as_parent = np.array_equal(scored, self.parent.scored)
+        return rows
 
 
 class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):

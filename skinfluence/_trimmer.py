@@ -28,6 +28,10 @@ from .influence import (
 #: realistic protocol (benchmarks/bench_label_issues.py, docs/label_issues.md).
 AUTO_METHOD = "loo_confidence"
 
+#: ``noisy_validation=`` choices: how validation rows drawn from the training data are
+#: protected from their own mislabeled rows (docs/label_issues.md).
+NOISY_VALIDATION = ("keep", "drop_flagged", "trim_loss")
+
 STRATEGIES = ("trim", "relabel", "reweight")
 
 __all__ = ["InfluenceTrimmer"]
@@ -156,6 +160,16 @@ class InfluenceTrimmer(BaseRowSelector):
             "confidence_weighted_entropy"}, default="self_confidence"
         ``method="loo_confidence"`` (classifiers): cleanlab's label-quality score
         computed on the leave-one-out probabilities.
+    noisy_validation : {"keep", "drop_flagged", "trim_loss"}, default="keep"
+        Validation-based methods, when the validation rows come from the training
+        data (``validation`` a share or folds; ``X_val`` is used as given): their
+        labels are as noisy as the rest, and influence on a noisy validation loss
+        ranks mislabeled rows poorly. ``"drop_flagged"`` leaves out of the
+        validation objective the rows ``"loo_confidence"`` flags as likely
+        mislabeled (as many as ``budget="auto"`` estimates); ``"trim_loss"`` leaves
+        out the same share of validation rows, those whose labels the scoring fit
+        finds least likely (a trimmed validation loss); ``"keep"`` uses them all.
+        Classifiers only for the first two.
     solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
             or BaseSolver, default="exact"
         Inverse-Hessian-vector products: Cholesky (pseudo-inverse when singular),
@@ -294,6 +308,7 @@ class InfluenceTrimmer(BaseRowSelector):
         "method": [StrOptions({"auto", *MEASURES})],
         "budget": [*BaseRowSelector._parameter_constraints["budget"], StrOptions({"auto"})],
         "label_score": [StrOptions(set(LABEL_SCORES))],
+        "noisy_validation": [StrOptions(set(NOISY_VALIDATION))],
         "solver": [StrOptions(set(SOLVERS)), BaseSolver],
         "damping": [Interval(Real, 0, None, closed="left")],
         "scaling": [StrOptions(set(FI_SCALINGS))],
@@ -322,6 +337,7 @@ class InfluenceTrimmer(BaseRowSelector):
         budget=0.05,
         validation="auto",
         label_score="self_confidence",
+        noisy_validation="keep",
         solver="exact",
         damping=0.0,
         scaling="appendix",
@@ -345,6 +361,7 @@ class InfluenceTrimmer(BaseRowSelector):
         self.budget = budget
         self.validation = validation
         self.label_score = label_score
+        self.noisy_validation = noisy_validation
         self.solver = solver
         self.damping = damping
         self.scaling = scaling
@@ -459,7 +476,57 @@ class InfluenceTrimmer(BaseRowSelector):
             gauss_newton=self.gauss_newton,
         )
 
+    def _loo_flags(self, rows: ScoredRows) -> np.ndarray:
+        """Rows of the whole training data that ``loo_confidence`` flags (computed once)."""
+        parent = rows.parent
+        if "flagged" not in parent.cache:
+            n_issues = self._auto_budget(parent)
+            scores = compute_scores(
+                parent.model(),
+                parent.X_scored,
+                parent.y_scored,
+                None,
+                None,
+                method="loo_confidence",
+                solver=self.solver,
+                damping=self.damping,
+                params=self.params,
+                gauss_newton=self.gauss_newton,
+                label_score=self.label_score,
+            )
+            flagged = np.zeros(len(parent.y), dtype=bool)
+            flagged[parent.scored[np.argsort(-scores, kind="stable")[:n_issues]]] = True
+            parent.cache["flagged"] = flagged
+        return parent.cache["flagged"]
+
+    def _clean_validation(self, rows: ScoredRows) -> ScoredRows:
+        """``rows`` with the suspicious validation rows left out (``noisy_validation``)."""
+        if self.noisy_validation == "keep" or rows.val is None:
+            return rows
+        if not is_classifier(self._inner()):
+            raise ValueError(
+                f"noisy_validation={self.noisy_validation!r} looks for mislabeled "
+                "validation rows of a classifier; use noisy_validation='keep'."
+            )
+        flagged = self._loo_flags(rows)
+        if self.noisy_validation == "drop_flagged":
+            keep = ~flagged[rows.val]
+        else:  # trim_loss: the same share, by the scoring fit's own probabilities
+            share = flagged.mean()
+            model = rows.model()
+            proba = model.predict_proba(model_input(model, rows.X_val))
+            own = proba[np.arange(len(rows.y_val)), np.searchsorted(model.classes_, rows.y_val)]
+            n_drop = int(round(share * len(rows.val)))
+            keep = np.ones(len(rows.val), dtype=bool)
+            keep[np.argsort(own, kind="stable")[:n_drop]] = False
+        if not keep.any():
+            return rows
+        cleaned = rows.parent.restricted(rows.scored, rows.val[keep])
+        cleaned._model = rows._model  # the same scored rows: the same fit
+        return cleaned
+
     def _score_rows(self, rows: ScoredRows) -> np.ndarray:
+        rows = self._clean_validation(rows)
         sensitive = rows.val_kw.get("sensitive")
         if self.sensitive_feature is not None and rows.X_val is not None:
             sensitive = self._sensitive_column(rows.X_val)
