@@ -71,6 +71,10 @@ def test_clean_end_to_end(tmp_path, data_csv, capsys):
             str(data_csv),
             "--target",
             "label",
+            "--method",
+            "fi",
+            "--validation",
+            "0.2",
             "--budget",
             "0.05",
             "--out",
@@ -289,7 +293,12 @@ def test_option_errors(tmp_path, data_csv, capsys):
     before = _digest(data_csv)
     src = str(data_csv)
     cases = [
-        (["clean", src, "--target", "label", "--budget", "500"], "below the 160 rows"),
+        (
+            ["clean", src, "--target", "label", "--method", "fi", "--validation", "0.2"]
+            + ["--budget", "500"],
+            "below the 160 rows",
+        ),
+        (["clean", src, "--target", "label", "--budget", "500"], "below the 200 rows"),
         (["clean", src, "--target", "label", "--budget", "1.5"], "fractional --budget"),
         (["clean", src, "--target", "label", "--method", "nope"], "unknown --method 'nope'"),
         (["clean", src, "--target", "label", "--out", src], "is the input file"),
@@ -369,4 +378,4 @@ def test_report_without_matplotlib(tmp_path, data_csv, monkeypatch, capsys):
     capsys.readouterr()
     page = report.read_text()
     assert "data:image/png" not in page
-    assert "skinfluence[plot]" in page and "Flagged rows (8)" in page
+    assert "skinfluence[plot]" in page and "Flagged rows (10)" in page  # 5 % of 200

@@ -81,8 +81,8 @@ def test_main_demo_options(capsys):
     assert status == 0
     rows = _method_rows(capsys.readouterr().out)
     assert list(rows) == ["random", "if"]
-    # 5 % of the 340 rows the trimmer scores (426 training rows, 20 % held out)
-    assert all(int(cells[1]) == 17 for cells in rows.values())
+    # 5 % of the 426 training rows: the trimmer scores every one (5-fold cross-fitting)
+    assert all(int(cells[1]) == 21 for cells in rows.values())
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
@@ -193,7 +193,7 @@ def test_csv_errors_are_one_line(tmp_path, mixed_csv, case, message, capsys):
     "argv, message",
     [
         (["--budget", "1.5"], "fractional --budget"),
-        (["--budget", "10000"], "must be below the 340 rows"),
+        (["--budget", "10000"], "must be below the 426 training rows"),
         (["--methods", "fi,bogus"], "unknown method(s) bogus"),
         (["--noise", "0.7"], "--noise"),
         (["--max-rows", "3"], "--max-rows"),

@@ -24,6 +24,7 @@ from ._input import (
     load_table,
     make_preprocessor,
     n_scored,
+    needs_validation,
     parse_budget,
 )
 from ._models import CLEAN_MODELS, fit_pipeline, make_model
@@ -51,14 +52,15 @@ def handle(args: argparse.Namespace) -> int:
     model = make_model(args.model, table.task, args.seed, CLEAN_MODELS)
     check_classes(table, args.target)
     labeled = np.flatnonzero(table.has_target)
-    n_rows_scored = n_scored(len(labeled), validation)
+    n_rows_scored = n_scored(len(labeled), validation, needs_validation(method))
     if n_rows_scored < 2:
         raise InputError(f"{len(labeled)} rows with a target are too few to clean.")
     if isinstance(budget, int) and budget >= n_rows_scored:
+        held_out = len(labeled) - n_rows_scored
+        split = f" (the other {held_out} rows with a target are the validation split)"
         raise InputError(
-            f"--budget {budget} rows must be below the {n_rows_scored} rows that are scored "
-            f"(the other {len(labeled) - n_rows_scored} rows with a target are the validation "
-            "split); lower --budget."
+            f"--budget {budget} rows must be below the {n_rows_scored} rows that are scored"
+            f"{split if held_out else ''}; lower --budget."
         )
     X, y = table.X.iloc[labeled], table.y[labeled]
     preprocessor = make_preprocessor(table.X)
@@ -92,10 +94,13 @@ def handle(args: argparse.Namespace) -> int:
     score_frame["rank"] = score_frame["rank"].astype("Int64")
     write_csv(score_frame, scores_path)
     print(summary_line(table))
+    shown = method if fitted.method_ == method else f"{method} ({fitted.method_})"
+    held_out = len(labeled) - int(np.isfinite(fitted.scores_).sum())
+    unscored = f" ({held_out} validation rows kept unscored)" if held_out else ""
     print(
-        f"method {method}, model {type(model).__name__}, budget {budget}: scored "
-        f"{int(np.isfinite(scores).sum())} rows ({len(labeled) - n_rows_scored} validation rows "
-        f"kept unscored) in {seconds:.2f}s; flagged {len(flagged)}"
+        f"method {shown}, model {type(model).__name__}, budget {budget}: scored "
+        f"{int(np.isfinite(scores).sum())} rows{unscored} in {seconds:.2f}s; "
+        f"flagged {len(flagged)}"
     )
     print(f"wrote {out} ({len(keep)} rows), {scores_path} ({n} rows)")
     if args.report:

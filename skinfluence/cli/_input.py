@@ -21,7 +21,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..influence import MEASURES as METHODS
+from .._trimmer import AUTO_METHOD
+from ..influence import MEASURES
+
+#: ``--method`` choices of ``clean`` and the demo: ``auto`` and every measure.
+METHODS = ("auto", *MEASURES)
 
 __all__ = [
     "MAX_CLASSES_AUTO",
@@ -34,6 +38,7 @@ __all__ = [
     "load_table",
     "make_preprocessor",
     "n_scored",
+    "needs_validation",
     "parse_budget",
     "prepare_features",
     "read_table_with_target",
@@ -56,18 +61,19 @@ class InputError(ValueError):
 
 
 # -- options --------------------------------------------------------------------------
-def parse_budget(text: str | int | float | None) -> int | float | None:
-    """Parse ``--budget``: a row count (int) or a fraction in ``[0, 1)`` (float).
+def parse_budget(text: str | int | float | None) -> int | float | str | None:
+    """Parse ``--budget``: a row count (int), a fraction in ``[0, 1)`` or ``"auto"``.
 
     Parameters
     ----------
     text : str, int, float or None
-        ``"40"`` is 40 rows, ``"0.05"`` is 5 % of the rows the trimmer scores;
-        ``None`` (the default) means "as many rows as were flipped".
+        ``"40"`` is 40 rows, ``"0.05"`` is 5 % of the rows the trimmer scores,
+        ``"auto"`` the number of label issues the trimmer estimates; ``None`` (the
+        demo's default) means "as many rows as were flipped".
 
     Returns
     -------
-    budget : int, float or None
+    budget : int, float, "auto" or None
         The parsed budget.
 
     Raises
@@ -86,6 +92,8 @@ def parse_budget(text: str | int | float | None) -> int | float | None:
         value = float(text)
     else:
         text = str(text).strip()
+        if text.lower() == "auto":
+            return "auto"
         try:
             value = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
         except ValueError:
@@ -104,16 +112,43 @@ def parse_budget(text: str | int | float | None) -> int | float | None:
     return value
 
 
-def n_scored(n_rows: int, validation: float) -> int:
-    """Rows a selector scores: ``train_test_split`` holds out ``ceil(v n)`` rows."""
-    return n_rows - math.ceil(validation * n_rows)
+def needs_validation(method: str) -> bool:
+    """Whether the trimmer's ``method`` (``"auto"`` resolved) scores against validation rows."""
+    return MEASURES[AUTO_METHOD if method == "auto" else method].validation
 
 
-def check_validation(value: float) -> float:
-    """``--validation``: a fraction in ``(0, 1)``, else :class:`InputError`."""
-    if not 0.0 < value < 1.0:
-        raise InputError(f"--validation must be a fraction in (0, 1), got {value}.")
-    return value
+def n_scored(n_rows: int, validation, needs_validation: bool = True) -> int:
+    """Rows a selector scores: all of them, unless a share ``v`` is held out.
+
+    ``train_test_split`` holds out ``ceil(v n)`` rows for a float ``validation``
+    and a method that scores against validation rows; cross-fitting (an int,
+    ``"auto"``) and validation-free methods score every row.
+    """
+    if isinstance(validation, float) and needs_validation:
+        return n_rows - math.ceil(validation * n_rows)
+    return n_rows
+
+
+def check_validation(value, *, allow_folds: bool = True):
+    """``--validation``: ``"auto"``, a fraction in ``(0, 1)`` or a fold count ``K ≥ 2``.
+
+    Returns ``"auto"``, a float or an int; anything else raises :class:`InputError`.
+    """
+    text = str(value).strip().lower()
+    if text == "auto" and allow_folds:
+        return "auto"
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None and 0.0 < number < 1.0:
+        return number
+    if allow_folds and number is not None and number.is_integer() and number >= 2:
+        return int(number)
+    choices = "'auto', a fraction in (0, 1) or a number of folds >= 2"
+    raise InputError(
+        f"--validation must be {choices if allow_folds else 'a fraction in (0, 1)'}, got {value!r}."
+    )
 
 
 # -- reading --------------------------------------------------------------------------

@@ -59,15 +59,15 @@ def _add_clean(commands) -> None:
             "Fit preprocessing + InfluenceTrimmer(model) on the rows with a target, "
             "flag the --budget highest-scored (most harmful) rows and write the file "
             "without them (--out), a CSV of per-row scores (--scores) and optionally an "
-            "HTML report. The input file is never modified. A stratified --validation "
-            "share of the rows is held out to score against and is never flagged; rows "
-            "without a target are kept and not scored."
+            "HTML report. The input file is never modified. Every row with a target is "
+            "scored unless --validation holds out a share to score against (never "
+            "flagged); rows without a target are kept and not scored."
         ),
     )
     _common(clean, model_names=CLEAN_MODELS)
     clean.add_argument(
         "--method",
-        default="fi",
+        default="auto",
         help=f"influence method, one of {', '.join(METHODS)} (default: %(default)s)",
     )
     clean.add_argument(
@@ -78,9 +78,10 @@ def _add_clean(commands) -> None:
     )
     clean.add_argument(
         "--validation",
-        type=float,
-        default=0.2,
-        help="share of the rows held out to score against (default: %(default)s)",
+        default="auto",
+        help="validation rows of a validation-based method: a share held out (e.g. 0.2), "
+        "a number of cross-fitting folds (e.g. 5), or auto: none for a validation-free "
+        "method, 5 folds otherwise (default: %(default)s)",
     )
     clean.add_argument("--out", metavar="PATH", help="cleaned CSV (default: DATA.cleaned.csv)")
     clean.add_argument(

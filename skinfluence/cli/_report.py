@@ -15,7 +15,6 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ..plotting import TrimmingCurveDisplay
-from ._input import n_scored
 
 __all__ = ["clean_report", "render_html"]
 
@@ -80,7 +79,7 @@ def render_html(title: str, sections: list[tuple[str, str]]) -> str:
     return "\n".join(parts)
 
 
-def _figures(*, scores, flagged, method, pipe, X, y, task, validation, seed, curve, template):
+def _figures(*, scores, flagged, method, pipe, X, y, task, seed, curve, template):
     """(caption, base64 PNG) pairs, and notes on what could not be drawn."""
     try:
         import matplotlib
@@ -106,7 +105,7 @@ def _figures(*, scores, flagged, method, pipe, X, y, task, validation, seed, cur
     plt.close(fig)
 
     if curve and len(flagged):
-        share = len(flagged) / n_scored(len(y), validation)
+        share = len(flagged) / max(int(np.isfinite(scores).sum()), 1)
         budgets = sorted({0.0, share / 2, share, min(2 * share, 0.5)})
         methods = [method] if method == "random" else [method, "random"]
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -195,7 +194,6 @@ def clean_report(*, table, pipe, X, y, flagged, scores, status, settings, curve,
         X=X,
         y=y,
         task=table.task,
-        validation=settings["validation"],
         seed=settings["seed"],
         curve=curve,
         template=template,

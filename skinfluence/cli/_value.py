@@ -33,7 +33,7 @@ def handle(args: argparse.Namespace) -> int:
     if method not in VALUE_METHODS or method == "exact":
         shown = ", ".join(m for m in VALUE_METHODS if m != "exact")
         raise InputError(f"unknown --method {args.method!r}; choose from {shown}.")
-    validation = check_validation(args.validation)
+    validation = check_validation(args.validation, allow_folds=False)
     if args.max_iter < 1:
         raise InputError(f"--max-iter must be >= 1, got {args.max_iter}.")
     source = Path(args.data)
