@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import has_fit_parameter
 
 from ._base import BaseRowSelector, ScoredRows
-from .adapters import model_input
+from .adapters import model_family, model_input
 from .curvature import SOLVERS, BaseSolver
 from .influence import (
     ATTACKS,
@@ -24,9 +24,18 @@ from .influence import (
     estimate_label_issues,
 )
 
-#: What ``method="auto"`` runs: the best detector of mislabeled rows under the
-#: realistic protocol (benchmarks/bench_label_issues.py, docs/label_issues.md).
+#: What ``method="auto"`` runs for each adapter family (``adapters.model_family``):
+#: the best detector of mislabeled rows under the realistic protocol
+#: (benchmarks/bench_label_issues.py, docs/label_issues.md).
+AUTO_METHODS = {"linear": "loo_confidence", "torch": "loo_confidence"}
+#: ``method="auto"`` for a model without an adapter family.
 AUTO_METHOD = "loo_confidence"
+
+
+def auto_method(estimator) -> str:
+    """The method ``method="auto"`` runs for ``estimator``."""
+    return AUTO_METHODS.get(model_family(estimator), AUTO_METHOD)
+
 
 #: ``noisy_validation=`` choices: how validation rows drawn from the training data are
 #: protected from their own mislabeled rows (docs/label_issues.md).
@@ -410,7 +419,7 @@ class InfluenceTrimmer(BaseRowSelector):
         self : InfluenceTrimmer
             The fitted trimmer.
         """
-        self.method_ = AUTO_METHOD if self.method == "auto" else self.method
+        self.method_ = auto_method(self._inner()) if self.method == "auto" else self.method
         if self.strategy == "relabel" and not is_classifier(self._inner()):
             raise ValueError(
                 'strategy="relabel" gives rows another class label; it needs a '
@@ -525,13 +534,20 @@ class InfluenceTrimmer(BaseRowSelector):
         cleaned._model = rows._model  # the same scored rows: the same fit
         return cleaned
 
+    def _scored_model(self, rows: ScoredRows):
+        """What the measure scores: the fitted model, the unfitted estimator, or nothing."""
+        inputs = MEASURES[self.method_].inputs
+        if inputs == "adapter":
+            return rows.model()
+        return self._inner() if inputs == "estimator" else None
+
     def _score_rows(self, rows: ScoredRows) -> np.ndarray:
         rows = self._clean_validation(rows)
         sensitive = rows.val_kw.get("sensitive")
         if self.sensitive_feature is not None and rows.X_val is not None:
             sensitive = self._sensitive_column(rows.X_val)
         return compute_scores(
-            rows.model() if MEASURES[self.method_].model else None,
+            self._scored_model(rows),
             rows.X_scored,
             rows.y_scored,
             rows.X_val,

@@ -18,6 +18,7 @@ __all__ = [
     "LinearAdapter",
     "is_torch_model",
     "make_adapter",
+    "model_family",
     "model_input",
     "require",
 ]
@@ -26,6 +27,18 @@ __all__ = [
 def is_torch_model(estimator) -> bool:
     """Whether ``estimator`` is a skorch net (checked without importing skorch)."""
     return any(cls.__module__.startswith("skorch") for cls in type(estimator).__mro__)
+
+
+def model_family(estimator) -> str | None:
+    """Which adapter family ``estimator`` belongs to: ``"linear"``, ``"torch"`` or None.
+
+    ``None``: no adapter (influence needs a model-agnostic method).
+    """
+    if type(estimator).__name__ in LINEAR_MODELS:
+        return "linear"
+    if is_torch_model(estimator):
+        return "torch"
+    return None
 
 
 def model_input(estimator, X):

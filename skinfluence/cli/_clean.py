@@ -52,7 +52,7 @@ def handle(args: argparse.Namespace) -> int:
     model = make_model(args.model, table.task, args.seed, CLEAN_MODELS)
     check_classes(table, args.target)
     labeled = np.flatnonzero(table.has_target)
-    n_rows_scored = n_scored(len(labeled), validation, needs_validation(method))
+    n_rows_scored = n_scored(len(labeled), validation, needs_validation(method, model))
     if n_rows_scored < 2:
         raise InputError(f"{len(labeled)} rows with a target are too few to clean.")
     if isinstance(budget, int) and budget >= n_rows_scored:

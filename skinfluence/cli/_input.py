@@ -21,7 +21,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .._trimmer import AUTO_METHOD
+from .._trimmer import auto_method
 from ..influence import MEASURES
 
 #: ``--method`` choices of ``clean`` and the demo: ``auto`` and every measure.
@@ -112,9 +112,9 @@ def parse_budget(text: str | int | float | None) -> int | float | str | None:
     return value
 
 
-def needs_validation(method: str) -> bool:
+def needs_validation(method: str, estimator) -> bool:
     """Whether the trimmer's ``method`` (``"auto"`` resolved) scores against validation rows."""
-    return MEASURES[AUTO_METHOD if method == "auto" else method].validation
+    return MEASURES[auto_method(estimator) if method == "auto" else method].validation
 
 
 def n_scored(n_rows: int, validation, needs_validation: bool = True) -> int:

@@ -51,7 +51,10 @@ def compute_scores(
 
     Parameters
     ----------
-    estimator : fitted estimator, or None for a measure that needs no model
+    estimator : estimator
+        Fitted on ``(X, y)`` for a measure of the fitted model; the unfitted
+        estimator for a model-agnostic one (``inputs="estimator"``); ignored by
+        ``"random"``.
     X, y : validated training rows and their (user) labels
     X_val, y_val : validated validation rows, or None for a validation-free measure
     method : str
@@ -73,8 +76,10 @@ def compute_scores(
     measure = get_measure(method)
     options["damping"] = damping
     kwargs = {name: options[name] for name in measure.options}
-    if not measure.model:
+    if measure.inputs == "none":
         return measure.function(None, None, X, None, X_val, None, **kwargs)
+    if measure.inputs == "estimator":
+        return measure.function(estimator, X, y, X_val, y_val, **kwargs)
     adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
     require(adapter, *measure.needs, what=f"method={method!r}", hint=measure.hint)
     if measure.objective:

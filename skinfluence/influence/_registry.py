@@ -7,7 +7,7 @@ and the keyword options the estimators pass to it. :func:`compute_scores` (in
 inspection. To add a measure, write its function (module docstring: formula,
 source, sign convention, cost) and add one entry to :data:`MEASURES`.
 
-Every measure function has the signature ::
+A measure of the fitted model (``inputs="adapter"``, most of them) has the signature ::
 
     function(adapter, solver, X, y_enc, X_val, y_val_enc, **options) -> (n,)
 
@@ -16,6 +16,13 @@ and returns one score per training row, highest = trimmed first. ``solver`` is
 unfitted for ``"restricted"`` (the measure asks the solver for what it needs).
 ``objective`` (a :class:`~skinfluence.influence.BaseObjective`) is passed when
 ``objective=True``; ``X_val`` / ``y_val_enc`` are ``None`` when ``validation=False``.
+
+A model-agnostic measure (``inputs="estimator"``) fits what it needs itself — clones
+of the *unfitted* estimator, through joblib — and has the signature ::
+
+    function(estimator, X, y, X_val, y_val, **options) -> (n,)
+
+with the user's labels. ``inputs="none"`` (``"random"``) gets neither.
 """
 
 from __future__ import annotations
@@ -59,8 +66,9 @@ class Measure:
         Scores against a validation objective (and so needs validation rows).
     options : tuple of str
         Keyword options passed by name (``scaling``, ``random_state``, ...).
-    model : bool, default=True
-        Needs a fitted model and its adapter (``False`` for ``"random"``).
+    inputs : {"adapter", "estimator", "none"}, default="adapter"
+        What the function receives: the fitted model's adapter (and a solver), the
+        unfitted estimator (it fits clones itself), or nothing model-related.
     hint : str, default=""
         What to use instead when a capability is missing.
     """
@@ -71,8 +79,13 @@ class Measure:
     curvature: str
     objective: bool
     options: tuple[str, ...] = ()
-    model: bool = True
+    inputs: str = "adapter"
     hint: str = ""
+
+    @property
+    def fitted_model(self) -> bool:
+        """Whether the measure scores a model fitted on the scored rows."""
+        return self.inputs == "adapter"
 
     @property
     def validation(self) -> bool:
@@ -145,7 +158,7 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure("datainf", datainf_scores, ("gradients", "layers"), "none", True, ("damping",)),
         Measure("representer", representer_scores, ("linear_head",), "none", True),
-        Measure("random", random_scores, (), "none", False, ("random_state",), model=False),
+        Measure("random", random_scores, (), "none", False, ("random_state",), inputs="none"),
     )
 }
 
