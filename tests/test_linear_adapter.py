@@ -17,6 +17,7 @@ from sklearn.linear_model import (
 )
 
 from skinfluence.adapters import LinearAdapter, make_adapter
+from skinfluence.adapters._links import LINKS, loss_gradient, metric_factors, output_curvature
 from skinfluence.curvature import ExactSolver
 from skinfluence.exceptions import SingularHessianWarning, UnsupportedModelError
 from skinfluence.influence import fi_scale, fi_scores, if_scores
@@ -192,3 +193,71 @@ def test_multinomial_hessian_is_singular_and_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SingularHessianWarning)
         ExactSolver(damping=1e-3).fit(adapter)
+
+
+# -- the link-function math both adapters share -------------------------------------------
+def _link_case(link, n=6, k=3, seed=0):
+    """Raw outputs and encoded targets of ``link``, and its loss and ``l_r`` in torch."""
+    rng = np.random.default_rng(seed)
+    if link in ("logistic", "squared"):
+        z = rng.normal(size=(n, 1))
+        y = rng.integers(0, 2, n) if link == "logistic" else rng.normal(size=n)
+    else:
+        z = rng.normal(size=(n, k))
+        if link == "log_probability":  # the outputs are log-probabilities
+            z = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        y = rng.integers(0, k, n)
+    F = torch.nn.functional
+
+    def loss(zr, yr):
+        if link == "logistic":
+            return F.softplus(zr[0]) - yr * zr[0]
+        if link == "multinomial":  # yr one-hot
+            return torch.logsumexp(zr, 0) - (yr * zr).sum()
+        if link == "log_probability":
+            return -(yr * zr).sum()
+        return 0.5 * (zr[0] - yr) ** 2
+
+    def l_r(zr):  # log P(r|z) per class, or the mean
+        if link == "logistic":
+            return torch.stack([-F.softplus(zr[0]), -F.softplus(-zr[0])])
+        if link == "multinomial":
+            return torch.log_softmax(zr, 0)
+        return zr
+
+    return z, y, loss, l_r
+
+
+@pytest.mark.parametrize("link", LINKS)
+def test_links_against_autograd(link):
+    """r = ∂L/∂z, S = ∂²L/∂z² (the Fisher form for log-probabilities), D = ∂l/∂z, w."""
+    z, y, loss, l_r = _link_case(link)
+    Z, Y = torch.tensor(z), torch.tensor(y, dtype=torch.float64)
+    if link in ("multinomial", "log_probability"):
+        Y = torch.tensor(np.eye(z.shape[1])[y])
+    r = torch.func.vmap(torch.func.grad(loss))(Z, Y).numpy()
+    _close(loss_gradient(link, z, y), r, rtol=1e-12)
+    D = torch.func.vmap(torch.func.jacrev(l_r))(Z).numpy()
+    w, D_got = metric_factors(link, z, sigma=0.7)
+    _close(D_got, D, rtol=1e-12)
+    S = output_curvature(link, z)
+    if link == "squared":
+        _close(w, np.full((len(z), 1), 1 / 0.7), rtol=1e-12)
+    else:
+        P = np.exp(torch.func.vmap(l_r)(Z).numpy())
+        _close(w**2, P, rtol=1e-12)
+        # the Fisher information of P(c|z) in z: Σ_c P_c D_cᵀ D_c
+        _close(S, np.einsum("nc,nck,ncl->nkl", P, D, D), rtol=1e-12)
+    if link != "log_probability":  # L is linear in log-probabilities
+        hess = torch.func.vmap(torch.func.hessian(loss))(Z, Y).numpy()
+        _close(S, hess, rtol=1e-12)
+
+
+def test_unknown_link_and_squared_metric_without_sigma():
+    z = np.zeros((2, 1))
+    with pytest.raises(ValueError, match="unknown link"):
+        loss_gradient("probit", z, np.zeros(2))
+    with pytest.raises(ValueError, match="unknown link"):
+        output_curvature("probit", z)
+    with pytest.raises(ValueError, match="sigma"):
+        metric_factors("squared", z)

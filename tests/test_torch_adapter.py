@@ -7,6 +7,9 @@
 * The objective the adapter differentiates must be the one skorch trained:
   ``∂θ [get_loss + ½ wd‖θ‖²] = c (mean ∂θL + λθ)`` (``c = 2`` for ``MSELoss``).
 * Mixed products against ``torch.autograd.functional.jacobian`` of ``∂θ get_loss``.
+* The last-layer head: of a one-layer net, :meth:`LinearAdapter.linear_head` of the
+  same weights; of an MLP, autograd of ``get_loss`` in the head's output; the torch
+  output curvature equals the shared link module's.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from skinfluence.adapters import LinearAdapter, make_adapter
+from skinfluence.adapters._links import output_curvature
 from skinfluence.adapters._torch import TorchAdapter
 from skinfluence.curvature import CGSolver, ExactSolver
 from skinfluence.exceptions import SingularHessianWarning, UnsupportedModelError
-from skinfluence.influence import fi_scores, if_scores
+from skinfluence.influence import fi_scores, if_scores, representer_scores
 
 skorch = pytest.importorskip("skorch")
 from skorch import (  # noqa: E402
@@ -240,6 +244,60 @@ def test_linear_scores_match_closed_forms(linear_case, rng):
     assert rel_err(if_t, if_scores(lad, s_l, X, y_enc, X_val, y_val_enc)) < RTOL
 
 
+def test_linear_head_matches_closed_forms(linear_case):
+    """The head of a one-layer net is the linear model: ``LinearAdapter.linear_head``."""
+    _, net, X, y, tad, lad, perm = linear_case
+    y_enc = tad.encode_y(y)
+    A1, R1, lam1, index1 = tad.linear_head(X, y_enc)
+    A2, R2, lam2, index2 = lad.linear_head(X, y_enc)
+    assert rel_err(A1, A2) < 1e-12 and rel_err(R1, R2) < 1e-10
+    np.testing.assert_allclose(lam1, lam2, rtol=1e-12)
+    np.testing.assert_array_equal(index1, perm[index2])
+    assert tad.linear_head(X[:3])[1] is None
+
+
+@pytest.mark.parametrize("data", ["binary", "multiclass"])
+def test_linear_head_of_a_linear_module_is_logistic_regression(data, rng):
+    """A skorch net whose module is one ``nn.Linear`` (BCEWithLogits / CrossEntropy)
+    carrying a fitted LogisticRegression's weights has its ``linear_head``, in float64."""
+    X, y = make_data(rng, data)
+    X = X.astype(np.float64)
+    C = 0.5
+    est = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X, y)
+    k = K if data == "multiclass" else 1
+    net_cls = NeuralNetClassifier if data == "multiclass" else NeuralNetBinaryClassifier
+    net = net_cls(
+        torch.nn.Linear,
+        module__in_features=P,
+        module__out_features=k,
+        criterion=torch.nn.CrossEntropyLoss if data == "multiclass" else None,
+        optimizer__weight_decay=1.0 / (C * len(X)),
+        optimizer__param_groups=[("bias", {"weight_decay": 0.0})],
+    )
+    if data == "binary":
+        net.set_params(criterion=torch.nn.BCEWithLogitsLoss)
+    net.initialize()
+    net.module_.double()
+    with torch.no_grad():
+        net.module_.weight.copy_(torch.as_tensor(est.coef_))
+        net.module_.bias.copy_(torch.as_tensor(est.intercept_))
+    tad, lad = TorchAdapter(net, X, y), LinearAdapter(est, X, y)
+    assert tad.link == lad.link == ("multinomial" if data == "multiclass" else "logistic")
+    y_enc = lad.encode_y(y)
+    A1, R1, lam1, index1 = tad.linear_head(X, y_enc)
+    A2, R2, lam2, index2 = lad.linear_head(X, y_enc)
+    np.testing.assert_array_equal(A1, A2)
+    assert rel_err(R1, R2) < 1e-10
+    np.testing.assert_allclose(lam1, lam2, rtol=1e-12)
+    perm = np.array([r * P + j if j < P else k * P + r for r in range(k) for j in range(P + 1)])
+    np.testing.assert_array_equal(index1, perm[index2])
+    X_val, y_val = make_data(rng, data, n=20)
+    y_val_enc = lad.encode_y(y_val)
+    got = representer_scores(tad, None, X, y_enc, X_val.astype(np.float64), y_val_enc)
+    want = representer_scores(lad, None, X, y_enc, X_val.astype(np.float64), y_val_enc)
+    assert rel_err(got, want) < 1e-10
+
+
 # -- small MLPs of every supported kind ------------------------------------------------
 # name: (net class, criterion or None (the net's default), data kind)
 KINDS = {
@@ -316,6 +374,84 @@ def test_gauss_newton_matrix_equals_its_products(tiny):
     data, net, X, y = tiny
     ad = TorchAdapter(net, X, y, gauss_newton=True)
     assert rel_err(ad.hessian(), ad.hvp(np.eye(ad.n_params))) < 1e-10
+
+
+def test_output_curvature_is_the_links(tiny):
+    """The torch ``Λ`` (used inside torch.func) is the link module's ``S``."""
+    _, net, X, y = tiny
+    ad = TorchAdapter(net, X, y)
+    f = ad.outputs(X)
+    got = ad._output_curvature(torch.as_tensor(f)).numpy()
+    assert rel_err(got, output_curvature(ad.link, f)) < 1e-14
+
+
+def head_gradient(net, X, y, data, module64=None):
+    """``∂(Σ_i L_i)/∂s`` by autograd of skorch's ``get_loss`` on a float64 copy of the
+    MLP, with its head's output ``s`` a leaf."""
+    module64 = module64 or copy.deepcopy(net.module_).double().eval()
+    with torch.no_grad():
+        a = module64.body(torch.tensor(X, dtype=torch.float64))
+    s = module64.head(a).detach().requires_grad_(True)
+    out = torch.softmax(s, dim=-1) if module64.softmax else s
+    if data == "multiclass":
+        target = torch.tensor(y)
+    elif data == "binary":
+        out, target = out.reshape(-1), torch.tensor(y, dtype=torch.float64)
+    else:
+        target = torch.tensor(y.reshape(-1, 1), dtype=torch.float64)
+    half = 0.5 if data == "regression" else 1.0  # MSELoss is 2 L
+    loss = half * len(X) * net.get_loss(out, target)
+    return a.numpy(), torch.autograd.grad(loss, s)[0].numpy()
+
+
+def test_linear_head_against_autograd(tiny, monkeypatch):
+    """``R = ∂L/∂s`` of the head: the closed form where the head's output is the
+    module's (no autograd pass), autograd through the softmax of NLLLoss nets."""
+    data, net, X, y = tiny
+    ad = TorchAdapter(net, X, y)
+    if ad.link != "log_probability":
+
+        def no_autograd(*args, **kwargs):
+            raise AssertionError("the head's output is the module's: use the closed form")
+
+        monkeypatch.setattr(TorchAdapter, "_head_autograd", no_autograd)
+    A, R, lam, index = ad.linear_head(X, ad.encode_y(y))
+    a, R_want = head_gradient(net, X, y, data)
+    assert rel_err(A, np.hstack([a, np.ones((len(X), 1))])) < RTOL
+    assert rel_err(R, R_want) < RTOL
+    wd = 0.03 / 2 if data == "regression" else 0.03  # λ = wd/2 for MSELoss
+    np.testing.assert_array_equal(lam, [wd] * a.shape[1] + [0.0])  # head.bias undecayed
+    head = dict(zip(ad.param_names, ad.param_groups(), strict=True))
+    np.testing.assert_array_equal(index[:, :-1].ravel(), head["head.weight"])
+    np.testing.assert_array_equal(index[:, -1], head["head.bias"])
+
+
+class AfterHead(MLP):
+    """An MLP that halves its last linear layer's output (out of place or in place)."""
+
+    def __init__(self, inplace=False, **kwargs):
+        super().__init__(**kwargs)
+        self.inplace = inplace
+
+    def forward(self, x):
+        s = self.head(self.body(x))
+        return s.mul_(0.5) if self.inplace else 0.5 * s
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_linear_head_with_an_operation_after_it(inplace, rng):
+    """An operation after the last linear layer: ``R`` by autograd through it."""
+    X, y = make_data(rng, "multiclass", n=20)
+    net = NeuralNetClassifier(
+        AfterHead, module__inplace=inplace, criterion=torch.nn.CrossEntropyLoss
+    ).initialize()
+    ad = TorchAdapter(net, X, y)
+    _, R, _, _ = ad.linear_head(X, ad.encode_y(y))
+    module64 = copy.deepcopy(net.module_).double().eval()
+    with torch.no_grad():
+        s = module64.head(module64.body(torch.tensor(X, dtype=torch.float64))).numpy()
+    P_half = np.exp(0.5 * s) / np.exp(0.5 * s).sum(axis=1, keepdims=True)
+    assert rel_err(R, 0.5 * (P_half - np.eye(K)[y])) < RTOL
 
 
 # -- 2. MLP: selections, Gauss-Newton, solvers --------------------------------------------

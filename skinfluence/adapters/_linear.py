@@ -5,7 +5,9 @@ Parameters are laid out as ``θ = vec(W̃)`` (row-major) with ``W̃ = [W | b]`` 
 for multinomial logistic regression) and ``q = p + 1`` columns when the model fits
 an intercept, ``q = p`` otherwise. With ``x̃ = [x, 1]`` the linear predictor is
 ``z = W̃ x̃`` and every per-row gradient is an outer product ``∂θ L = r ⊗ x̃`` with
-``r = ∂L/∂z``. With ``S = ∂²L/∂z²`` (``K' × K'``) the closed forms are
+``r = ∂L/∂z``. With ``S = ∂²L/∂z²`` (``K' × K'``) the closed forms are (``r``, ``S``
+and the metric's ``w`` and ``D`` from the model's link, :mod:`._links`:
+``"logistic"``, ``"multinomial"`` or ``"squared"``)
 
 * Hessian ``H = mean_i S_i ⊗ x̃_i x̃_iᵀ + diag(λ)``;
 * mixed product ``u·M = ∂x(r · U x̃) = (S U x̃)ᵀ W + rᵀ U_W`` for a direction
@@ -24,10 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, softmax
 
 from ..exceptions import UnsupportedModelError
 from ._base import BaseAdapter
+from ._links import loss_gradient, metric_factors, output_curvature
 
 __all__ = ["LinearAdapter", "LINEAR_MODELS"]
 
@@ -236,23 +238,6 @@ class LinearAdapter(BaseAdapter):
     def _z(self, Xd: np.ndarray) -> np.ndarray:
         return Xd @ self.W.T + self.b
 
-    def _first_second(self, z: np.ndarray, y: np.ndarray | None):
-        """Return ``r = ∂L/∂z`` (n, K') (None when y is None) and ``S`` (n, K', K')."""
-        if self.link == "logistic":
-            s = expit(z)
-            r = None if y is None else s - y[:, None]
-            return r, (s * (1.0 - s))[:, :, None]
-        if self.link == "multinomial":
-            P = softmax(z, axis=1)
-            r = None
-            if y is not None:
-                r = P.copy()
-                r[np.arange(len(y)), y] -= 1.0
-            S = np.einsum("nk,kl->nkl", P, np.eye(P.shape[1])) - P[:, :, None] * P[:, None, :]
-            return r, S
-        r = None if y is None else z - y[:, None]
-        return r, np.ones((z.shape[0], 1, 1))
-
     def _penalty_diag(self) -> np.ndarray:
         lam = np.full((self.n_raw_outputs, self.q), self.lam)
         if self.fit_intercept:
@@ -264,7 +249,7 @@ class LinearAdapter(BaseAdapter):
         k, q = self.n_raw_outputs, self.q
         H = np.zeros((k, q, k, q))
         X = self.X
-        _, S = self._first_second(self._z(_dense_rows(X)), None)
+        S = output_curvature(self.link, self._z(_dense_rows(X)))
         for a in range(k):
             for c in range(a, k):
                 s = S[:, a, c] / self.n_train
@@ -281,7 +266,7 @@ class LinearAdapter(BaseAdapter):
         squeeze = V.ndim == 1
         V2 = V.reshape(self.n_raw_outputs, self.q, -1)  # (K', q, r)
         Xt = self._tilde(_dense_rows(self.X))
-        _, S = self._first_second(self._z(Xt[:, : self.n_features]), None)
+        S = output_curvature(self.link, self._z(Xt[:, : self.n_features]))
         T = np.einsum("nq,kqr->nkr", Xt, V2)  # (n, K', r)
         ST = np.einsum("nkl,nlr->nkr", S, T)
         out = np.einsum("nq,nkr->kqr", Xt, ST) / self.n_train
@@ -296,7 +281,7 @@ class LinearAdapter(BaseAdapter):
         rows = np.asarray(rows, dtype=np.intp)
         V2 = V.reshape(self.n_raw_outputs, self.q, -1)
         Xt = self._tilde(_dense_rows(self.X[rows]))
-        _, S = self._first_second(self._z(Xt[:, : self.n_features]), None)
+        S = output_curvature(self.link, self._z(Xt[:, : self.n_features]))
         ST = np.einsum("nkl,nlr->nkr", S, np.einsum("nq,kqr->nkr", Xt, V2))
         out = np.einsum("nq,nkr->kqr", Xt, ST).reshape(self.n_params, -1) / max(len(rows), 1)
         out += self._penalty_diag()[:, None] * V.reshape(self.n_params, -1)
@@ -311,7 +296,7 @@ class LinearAdapter(BaseAdapter):
     # -- derivatives -----------------------------------------------------------------
     def loss_grad(self, X, y) -> np.ndarray:
         Xd = _dense_rows(X)
-        r, _ = self._first_second(self._z(Xd), y)
+        r = loss_gradient(self.link, self._z(Xd), y)
         Xt = self._tilde(Xd)
         return (r[:, :, None] * Xt[:, None, :]).reshape(len(Xd), -1)
 
@@ -321,13 +306,13 @@ class LinearAdapter(BaseAdapter):
     def input_grad(self, X, y) -> np.ndarray:
         # ∂x L = rᵀ W with r = ∂L/∂z
         Xd = _dense_rows(X)
-        r, _ = self._first_second(self._z(Xd), y)
-        return r @ self.W
+        return loss_gradient(self.link, self._z(Xd), y) @ self.W
 
     def mixed_product(self, X, y, U) -> np.ndarray:
         Xd = _dense_rows(X)
         Xt = self._tilde(Xd)
-        r, S = self._first_second(self._z(Xd), y)
+        z = self._z(Xd)
+        r, S = loss_gradient(self.link, z, y), output_curvature(self.link, z)
         U = np.asarray(U, dtype=np.float64)
         k, p = self.n_raw_outputs, self.n_features
         if k == 1:  # one output: (S t) W + r U_W without the K' axes
@@ -353,7 +338,8 @@ class LinearAdapter(BaseAdapter):
         # ∂x∂θL · c = vec((S W c) x̃ᵀ + r [c, 0]ᵀ)
         Xd = _dense_rows(X)
         Xt = self._tilde(Xd)
-        r, S = self._first_second(self._z(Xd), y)
+        z = self._z(Xd)
+        r, S = loss_gradient(self.link, z, y), output_curvature(self.link, z)
         C = np.asarray(C, dtype=np.float64)
         n, R, p = C.shape
         SWc = np.einsum("nkl,nrl->nrk", S, C @ self.W.T)
@@ -365,18 +351,7 @@ class LinearAdapter(BaseAdapter):
         Xd = _dense_rows(X)
         Xt = self._tilde(Xd)
         n, k = len(Xd), self.n_raw_outputs
-        z = self._z(Xd)
-        if self.link == "squared":
-            D = np.ones((n, 1, 1))
-            w = np.full((n, 1), 1.0 / self.sigma)
-        elif self.link == "logistic":
-            s = expit(z[:, 0])
-            D = np.stack([-s, 1.0 - s], axis=1)[:, :, None]  # ∂ log P(c) / ∂z
-            w = np.sqrt(np.stack([1.0 - s, s], axis=1))
-        else:
-            P = softmax(z, axis=1)
-            D = np.eye(k)[None, :, :] - P[:, None, :]
-            w = np.sqrt(P)
+        w, D = metric_factors(self.link, self._z(Xd), getattr(self, "sigma", None))
         # ∂θ z_k = e_k ⊗ x̃, ∂x z_k = W_k
         if k == 1:
             J_theta = Xt[:, None, :]
@@ -439,7 +414,7 @@ class LinearAdapter(BaseAdapter):
             Position of ``Θ[k, j]`` in the flat ``θ``.
         """
         Xd = _dense_rows(X)
-        R = None if y is None else self._first_second(self._z(Xd), np.asarray(y))[0]
+        R = None if y is None else loss_gradient(self.link, self._z(Xd), y)
         lam = np.full(self.q, self.lam)
         if self.fit_intercept:
             lam[-1] = self.lam_b

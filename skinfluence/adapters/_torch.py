@@ -36,11 +36,24 @@ and ``λ = wd/2`` for regressors (``MSELoss`` is twice ``mean L``). Computed:
   and directions — one forward-and-backward pass per (row, direction), never the
   ``m × p`` mixed derivative.
 * ``metric_factors``: ``jacrev`` of the outputs ``f`` in ``θ`` and ``x`` per row —
-  ``K'`` backward passes per row.
-* ``kfac_factors``: the Kronecker factors ``A = mean ã ãᵀ`` and
-  ``G = mean Jᵀ Λ J`` (``J = ∂f/∂s``, ``s`` a layer's pre-activations) of every
-  ``nn.Linear`` layer, for the K-FAC solver — one forward pass with hooks and ``K'``
-  vector-Jacobian products per chunk of training rows.
+  ``K'`` backward passes per row; ``w`` and ``D`` from the link (:mod:`._links`).
+
+Each criterion is a link of :mod:`._links` (``CrossEntropyLoss``: ``"multinomial"``,
+``NLLLoss``: ``"log_probability"``, ``BCEWithLogitsLoss``: ``"logistic"``,
+``MSELoss``: ``"squared"``). The class is assembled from one module per job, a
+mixin per capability group beyond the derivatives:
+
+* ``_torch_checks``: which nets and criteria are supported, the parameter selection
+  and its layout in ``θ``, weight decay, eval mode;
+* this module: the derivatives above, ``θ`` and the model at other parameters, the
+  parameter groups and layer blocks;
+* ``_torch_kfac``: the Kronecker factors ``A = mean ã ãᵀ`` and ``G = mean Jᵀ Λ J``
+  (``J = ∂f/∂s``, ``s`` a layer's pre-activations) of every ``nn.Linear`` layer for
+  the K-FAC and EK-FAC solvers, and each parameter's output contribution;
+* ``_torch_head``: the last ``nn.Linear`` layer as a linear head over the
+  penultimate features, with the linear closed forms of the link;
+* ``_torch_tracin``: TracIn's checkpoints and the model at a saved state;
+* ``_torch_dropout``: class probabilities under MC dropout.
 
 Derivatives in ``x`` go through the whole module to its raw input, whatever
 ``params`` selects. All computations run in float64 on ``net.device`` with the
@@ -50,221 +63,36 @@ parameters are never changed.
 
 from __future__ import annotations
 
-import warnings
-from contextlib import contextmanager
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.special import expit, softmax
 from sklearn.exceptions import NotFittedError
 from torch.func import functional_call, grad, jacrev, jvp, vjp, vmap
 
-from ..exceptions import UnsupportedModelError
 from ..utils import iter_chunks
 from ._base import BaseAdapter
+from ._links import metric_factors
+from ._torch_checks import (
+    _check_criterion,
+    _check_outputs,
+    _device,
+    _eval_mode,
+    _flatten_params,
+    _lookup,
+    _select_params,
+    _weight_decays,
+)
+from ._torch_dropout import MCDropoutMixin, mc_dropout_proba
+from ._torch_head import LinearHeadMixin
+from ._torch_kfac import KFACFactors, KFACLayer, KFACMixin
+from ._torch_tracin import CheckpointsMixin
 
 __all__ = ["KFACFactors", "KFACLayer", "TorchAdapter", "mc_dropout_proba"]
 
-# criterion class name -> internal loss kind
-_CRITERIA = {
-    "CrossEntropyLoss": "ce",
-    "NLLLoss": "nll",
-    "BCEWithLogitsLoss": "bce",
-    "MSELoss": "mse",
-}
-# skorch net class name -> the loss kinds it supports
-_NETS = {
-    "NeuralNetClassifier": ("ce", "nll"),
-    "NeuralNetBinaryClassifier": ("bce",),
-    "NeuralNetRegressor": ("mse",),
-}
 _EPS64 = float(torch.finfo(torch.float64).eps)
 
 
-@contextmanager
-def _eval_mode(module):
-    """Put ``module`` in eval mode, then restore every submodule's previous mode."""
-    modes = [(mod, mod.training) for mod in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for mod, mode in modes:
-            mod.training = mode
-
-
-def _net_kind(net) -> str | None:
-    """Name of the skorch net class ``net`` derives from (None for a plain net)."""
-    for cls in type(net).__mro__:
-        if cls.__name__ in _NETS and cls.__module__.startswith("skorch"):
-            return cls.__name__
-    return None
-
-
-def _check_criterion(net) -> str:
-    """Return the loss kind of ``net``'s criterion, or raise if it is unsupported."""
-    crit = net.criterion_
-    name = type(crit).__name__
-    if name not in _CRITERIA or not type(crit).__module__.startswith("torch"):
-        raise UnsupportedModelError(
-            f"the criterion {name} has no influence adapter; supported: "
-            "NeuralNetClassifier with NLLLoss (probability outputs) or "
-            "CrossEntropyLoss (logits), NeuralNetBinaryClassifier with "
-            "BCEWithLogitsLoss, NeuralNetRegressor with MSELoss."
-        )
-    kind = _CRITERIA[name]
-    net_kind = _net_kind(net)
-    if net_kind is not None and kind not in _NETS[net_kind]:
-        raise UnsupportedModelError(
-            f"{net_kind} with criterion {name} is not supported; use "
-            f"{' or '.join(k for k, v in _CRITERIA.items() if v in _NETS[net_kind])}."
-        )
-    if getattr(crit, "reduction", "mean") != "mean":
-        raise UnsupportedModelError(
-            f"{name}(reduction={crit.reduction!r}) is not supported: with mini-batches "
-            "its effective weight-decay scale depends on the batch size; use "
-            "reduction='mean' (the default)."
-        )
-    for attr in ("weight", "pos_weight"):
-        if getattr(crit, attr, None) is not None:
-            raise UnsupportedModelError(
-                f"{name}({attr}=...) weights the loss per class, which the influence "
-                f"adapters do not model; use {attr}=None."
-            )
-    if getattr(crit, "label_smoothing", 0.0):
-        raise UnsupportedModelError(
-            f"{name}(label_smoothing={crit.label_smoothing}) is not supported; use "
-            "label_smoothing=0."
-        )
-    if net_kind is not None:
-        base = next(c for c in type(net).__mro__ if c.__name__ == net_kind)
-        if type(net).get_loss is not base.get_loss:
-            warnings.warn(
-                f"{type(net).__name__} overrides get_loss; the influence adapter "
-                f"differentiates the plain {name} and ignores the override.",
-                UserWarning,
-                stacklevel=3,
-            )
-    return kind
-
-
-def _select_params(module, params) -> list[str]:
-    """Names of the parameters influence is taken over, in named_parameters order."""
-    named = dict(module.named_parameters())
-    if isinstance(params, str):
-        if params == "all":
-            names = [n for n, p in named.items() if p.requires_grad]
-        elif params == "last":
-            last = None
-            for name, mod in module.named_modules():
-                if isinstance(mod, torch.nn.Linear):
-                    last = name
-            if last is None:
-                raise ValueError(
-                    f"params='last' needs an nn.Linear layer, but {type(module).__name__}"
-                    " has none; pass a list of parameter names instead (from "
-                    "net.module_.named_parameters())."
-                )
-            prefix = f"{last}." if last else ""
-            wanted = {prefix + "weight", prefix + "bias"}
-            names = [n for n in named if n in wanted]
-        else:
-            raise ValueError(
-                f"params must be 'all', 'last' or a list of parameter names, got {params!r}."
-            )
-    else:
-        try:
-            wanted = list(params)
-        except TypeError:
-            raise ValueError(
-                f"params must be 'all', 'last' or a list of parameter names, got {params!r}."
-            ) from None
-        unknown = [n for n in wanted if n not in named]
-        if unknown:
-            raise ValueError(
-                f"parameters {unknown} are not in the module; its parameters are {list(named)}."
-            )
-        names = [n for n in named if n in set(wanted)]
-    if not names:
-        raise ValueError(f"no parameters selected for influence (params={params!r}).")
-    return names
-
-
-def _weight_decays(net, module, names: list[str]) -> tuple[dict[str, float], bool]:
-    """Per-parameter weight decay from the optimizer's groups, and if it is decoupled."""
-    opt = getattr(net, "optimizer_", None)
-    if opt is not None and hasattr(opt, "param_groups"):
-        by_id = {}
-        for group in opt.param_groups:
-            for p in group["params"]:
-                by_id[id(p)] = float(group.get("weight_decay", 0.0) or 0.0)
-        named = dict(module.named_parameters())
-        decoupled = type(opt).__name__ == "AdamW"
-        return {n: by_id.get(id(named[n]), 0.0) for n in names}, decoupled
-    wd = float(net.get_params().get("optimizer__weight_decay", 0.0) or 0.0)
-    return {n: wd for n in names}, False
-
-
-@dataclass(frozen=True)
-class KFACLayer:
-    """An ``nn.Linear`` layer of the parameter selection, as K-FAC sees it.
-
-    The layer computes ``s = W a + b``. Its K-FAC block acts on ``vec([W | b])``
-    row-major (row ``o`` of ``W`` followed by ``b[o]``, for ``o = 0..d_out-1``), so the
-    block is ``G ⊗ A`` with ``G`` over outputs and ``A`` over ``ã = [a; 1]``.
-
-    Attributes
-    ----------
-    module : str
-        Name of the layer in ``module_.named_modules()``.
-    weight, bias : str or None
-        Names of its selected parameters; ``bias`` is None when the layer has no bias
-        or its bias is not selected (held fixed: then ``ã = a``).
-    d_out, d_in : int
-        Output and input widths of the layer.
-    index : ndarray of shape (d_out * d_a,)
-        Position in the adapter's flat ``θ`` of every entry of the block layout
-        (``d_a = d_in + 1`` with a bias, ``d_in`` without): ``θ[index]`` is
-        ``vec([W | b])`` row-major.
-    """
-
-    module: str
-    weight: str
-    bias: str | None
-    d_out: int
-    d_in: int
-    index: np.ndarray
-
-    @property
-    def d_a(self) -> int:
-        """Width of ``ã``: ``d_in + 1`` with a bias, else ``d_in``."""
-        return self.d_in + (self.bias is not None)
-
-
-@dataclass(frozen=True)
-class KFACFactors:
-    """The Kronecker factors of one layer: the K-FAC block is ``G ⊗ A``.
-
-    Attributes
-    ----------
-    layer : KFACLayer
-        The layer and its index map.
-    A : ndarray of shape (d_a, d_a)
-        ``mean_i ã_i ã_iᵀ`` over the training rows.
-    G : ndarray of shape (d_out, d_out)
-        ``mean_i J_iᵀ Λ_i J_i`` with ``J_i = ∂f/∂s`` at row ``i`` and ``Λ_i`` the
-        output curvature ``∂²L/∂f²`` (an exact expectation over the classes, no
-        label sampling).
-    """
-
-    layer: KFACLayer
-    A: np.ndarray
-    G: np.ndarray
-
-
-class TorchAdapter(BaseAdapter):
+class TorchAdapter(CheckpointsMixin, KFACMixin, LinearHeadMixin, MCDropoutMixin, BaseAdapter):
     """Influence derivatives of a fitted skorch net, by torch.func in float64.
 
     Parameters
@@ -293,8 +121,12 @@ class TorchAdapter(BaseAdapter):
 
     Attributes
     ----------
-    n_params, n_features, n_outputs, is_classifier, n_train
+    n_params, n_features, n_outputs, n_raw_outputs, is_classifier, n_train
         As in :class:`~skinfluence.adapters.BaseAdapter`.
+    link : str
+        The criterion's link in :mod:`._links`: ``"multinomial"``
+        (``CrossEntropyLoss``), ``"log_probability"`` (``NLLLoss``), ``"logistic"``
+        (``BCEWithLogitsLoss``) or ``"squared"`` (``MSELoss``).
     param_names : list of str
         The selected parameters; ``θ`` concatenates them flattened, in this order.
     lam : ndarray of shape (n_params,)
@@ -350,48 +182,22 @@ class TorchAdapter(BaseAdapter):
                 "initialize and load_params) before computing influence."
             )
         self.estimator = net
-        self.kind = _check_criterion(net)
+        self.link = _check_criterion(net)
         self.gauss_newton = bool(gauss_newton)
         module = net.module_
         self.module = module
-        device = getattr(net, "device", None)
-        if device is None:
-            first = next(iter(module.parameters()), None)
-            device = first.device if first is not None else "cpu"
-        self.device = torch.device(device)
+        self.device = _device(net)
 
         # parameters: the selected ones flattened into θ, the rest held fixed
         self.param_names = _select_params(module, params)
-        named = dict(module.named_parameters())
-        self._layout = []
-        start = 0
-        for name in self.param_names:
-            shape = named[name].shape
-            size = int(np.prod(shape)) if len(shape) else 1
-            self._layout.append((name, start, start + size, shape))
-            start += size
-        self.n_params = start
-        selected = set(self.param_names)
-        with torch.no_grad():
-            self._theta = torch.cat(
-                [
-                    named[name].detach().to(self.device, torch.float64).reshape(-1)
-                    for name in self.param_names
-                ]
-            )
-            fixed = {
-                n: p.detach().to(self.device, torch.float64)
-                for n, p in named.items()
-                if n not in selected
-            }
-            for n, b in module.named_buffers():
-                dtype = torch.float64 if b.is_floating_point() else b.dtype
-                fixed[n] = b.detach().to(self.device, dtype)
-        self._fixed = fixed
+        self._layout, self._theta, self._fixed = _flatten_params(
+            module, self.param_names, self.device
+        )
+        self.n_params = self._layout[-1][2]
 
         # the penalty λ in mean-loss form
         wds, self.decoupled_decay = _weight_decays(net, module, self.param_names)
-        scale = 0.5 if self.kind == "mse" else 1.0
+        scale = 0.5 if self.link == "squared" else 1.0
         lam = np.concatenate(
             [np.full(stop - begin, scale * wds[name]) for name, begin, stop, _ in self._layout]
         )
@@ -404,37 +210,15 @@ class TorchAdapter(BaseAdapter):
         with _eval_mode(module), torch.no_grad():
             n_out = self._raw(self._theta, self._X[:1]).shape[1]
         self.n_raw_outputs = n_out  # K': number of module outputs
-        if self.kind in ("ce", "nll"):
-            if n_out < 2:
-                raise UnsupportedModelError(
-                    f"{type(net).__name__} with {type(net.criterion_).__name__} needs "
-                    f"a module with one output per class, got {n_out}; for two "
-                    "classes with one logit use NeuralNetBinaryClassifier."
-                )
-            classes = None
-            try:
-                classes = np.asarray(net.classes_)
-            except AttributeError:
-                pass
-            if classes is None or classes.ndim != 1 or len(classes) != n_out:
-                classes = np.arange(n_out)
+        classes, self.n_outputs = _check_outputs(net, self.link, n_out)
+        self.is_classifier = classes is not None
+        if self.is_classifier:
             self.classes_ = classes
-            self.n_outputs = n_out
-            self.is_classifier = True
-        elif self.kind == "bce":
-            self._check_single(n_out)
-            self.classes_ = np.array([0, 1])
-            self.n_outputs = 2
-            self.is_classifier = True
-        else:
-            self._check_single(n_out)
-            self.n_outputs = 1
-            self.is_classifier = False
         self.y_enc = self.encode_y(y)
         if len(self.y_enc) != self.n_train:
             raise ValueError(f"X has {self.n_train} rows but y has {len(self.y_enc)} entries.")
         self._T = self._targets(self.y_enc)
-        if self.kind == "mse":
+        if self.link == "squared":
             sq = 0.0
             with _eval_mode(module), torch.no_grad():
                 for rows in iter_chunks(self.n_train, self.chunk_size()):
@@ -443,13 +227,6 @@ class TorchAdapter(BaseAdapter):
             self.sigma = float(max(np.sqrt(sq / self.n_train), 1e-12))
 
     # -- helpers ---------------------------------------------------------------------
-    def _check_single(self, n_out: int) -> None:
-        if n_out != 1:
-            raise UnsupportedModelError(
-                f"{type(self.estimator).__name__} must have a module with one output "
-                f"per row, got {n_out}; several targets are not supported."
-            )
-
     def _rows(self, X) -> torch.Tensor:
         """``X`` as a float64 (rows, p) tensor on the net's device."""
         if isinstance(X, torch.Tensor):
@@ -465,7 +242,7 @@ class TorchAdapter(BaseAdapter):
     def _targets(self, y_enc) -> torch.Tensor:
         """Encoded targets as the tensors the losses take (one-hot for softmax)."""
         y_enc = np.asarray(y_enc)
-        if self.kind in ("ce", "nll"):
+        if self.link in ("multinomial", "log_probability"):
             onehot = np.zeros((len(y_enc), self.n_outputs))
             onehot[np.arange(len(y_enc)), y_enc.astype(np.intp)] = 1.0
             return torch.as_tensor(onehot, device=self.device)
@@ -481,31 +258,35 @@ class TorchAdapter(BaseAdapter):
             out[name] = theta[begin:stop].view(shape)
         return out
 
+    def _module_output(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """The module's (first) output on rows ``X``, as the module returns it."""
+        out = functional_call(self.module, self._params(theta), (X,))
+        return out[0] if isinstance(out, (tuple, list)) else out
+
     def _raw(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """The module's (first) output on rows ``X``, shape (rows, K')."""
-        out = functional_call(self.module, self._params(theta), (X,))
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        return out.reshape(X.shape[0], -1)
+        return self._module_output(theta, X).reshape(X.shape[0], -1)
+
+    def _outputs_of(self, out: torch.Tensor, rows: int) -> torch.Tensor:
+        """The outputs ``f`` from the module's output ``out`` on ``rows`` rows."""
+        out = out.reshape(rows, -1)
+        return torch.log(out + _EPS64) if self.link == "log_probability" else out
 
     def _forward(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """The outputs ``f`` (logits, log-probabilities or mean), shape (rows, K')."""
-        out = self._raw(theta, X)
-        if self.kind == "nll":
-            out = torch.log(out + _EPS64)
-        return out
+        return self._outputs_of(self._module_output(theta, X), X.shape[0])
 
     def _f_row(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self._forward(theta, x.unsqueeze(0))[0]
 
     def _loss(self, f: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Per-row loss from outputs ``f`` (..., K') and targets ``t``."""
-        if self.kind == "ce":
+        if self.link == "multinomial":
             return torch.logsumexp(f, dim=-1) - (t * f).sum(-1)
-        if self.kind == "nll":
+        if self.link == "log_probability":
             return -(t * f).sum(-1)
         z = f[..., 0]
-        if self.kind == "bce":
+        if self.link == "logistic":
             return torch.logaddexp(torch.zeros_like(z), z) - t * z
         return 0.5 * (z - t) ** 2
 
@@ -513,13 +294,17 @@ class TorchAdapter(BaseAdapter):
         return self._loss(self._f_row(theta, x), t)
 
     def _output_curvature(self, f: torch.Tensor) -> torch.Tensor:
-        """``Λ = ∂²L/∂f²`` per row (rows, K', K') (the Fisher form for NLLLoss)."""
-        if self.kind == "ce":
+        """``Λ = ∂²L/∂f²`` per row (rows, K', K') (the Fisher form for NLLLoss).
+
+        The torch twin of :func:`._links.output_curvature`, for use inside the
+        torch.func passes.
+        """
+        if self.link == "multinomial":
             P = torch.softmax(f, dim=-1)
             return torch.diag_embed(P) - P[:, :, None] * P[:, None, :]
-        if self.kind == "nll":
+        if self.link == "log_probability":
             return torch.diag_embed(torch.exp(f))
-        if self.kind == "bce":
+        if self.link == "logistic":
             s = torch.sigmoid(f)
             return (s * (1.0 - s))[:, :, None]
         return torch.ones(f.shape[0], 1, 1, dtype=f.dtype, device=f.device)
@@ -686,7 +471,7 @@ class TorchAdapter(BaseAdapter):
             Class positions (int) or float64 targets.
         """
         y = np.asarray(y)
-        if self.kind == "mse":
+        if self.link == "squared":
             if y.ndim == 2 and y.shape[1] == 1:
                 y = y[:, 0]
             if y.ndim != 1:
@@ -697,7 +482,7 @@ class TorchAdapter(BaseAdapter):
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         idx = _lookup(y, self.classes_)
-        if idx is None and self.kind in ("ce", "nll"):
+        if idx is None and self.link in ("multinomial", "log_probability"):
             idx = _lookup(y, np.arange(self.n_outputs))
         if idx is None:
             raise ValueError(
@@ -840,233 +625,6 @@ class TorchAdapter(BaseAdapter):
             out = per_row(Xt, Tt, Ct)
         return out.detach().cpu().numpy()
 
-    # -- Kronecker factors (K-FAC, and EK-FAC later) -----------------------------------
-    def kfac_layers(self) -> list[KFACLayer]:
-        """The ``nn.Linear`` layers that hold the selected parameters, with index maps.
-
-        Returns
-        -------
-        list of KFACLayer
-            In ``module_.named_modules()`` order.
-
-        Raises
-        ------
-        UnsupportedModelError
-            When a selected parameter is not the weight (or, with its weight, the
-            bias) of an ``nn.Linear`` layer; the message names them.
-        """
-        if getattr(self, "_kfac_layers", None) is not None:
-            return self._kfac_layers
-        starts = {name: begin for name, begin, _, _ in self._layout}
-        layers, covered, seen = [], set(), set()
-        for name, mod in self.module.named_modules():
-            if not isinstance(mod, torch.nn.Linear):
-                continue
-            prefix = f"{name}." if name else ""
-            weight = prefix + "weight"
-            if weight not in starts or id(mod.weight) in seen:
-                continue
-            seen.add(id(mod.weight))
-            bias = prefix + "bias" if mod.bias is not None else None
-            bias = bias if bias in starts else None
-            d_out, d_in = mod.weight.shape
-            index = np.empty((d_out, d_in + (bias is not None)), dtype=np.intp)
-            index[:, :d_in] = starts[weight] + np.arange(d_out * d_in).reshape(d_out, d_in)
-            if bias is not None:
-                index[:, d_in] = starts[bias] + np.arange(d_out)
-            layers.append(KFACLayer(name, weight, bias, d_out, d_in, index.ravel()))
-            covered.update(n for n in (weight, bias) if n is not None)
-        other = [n for n in self.param_names if n not in covered]
-        if other:
-            raise UnsupportedModelError(
-                f"K-FAC covers the weights (and biases) of nn.Linear layers only, but the "
-                f"parameter selection also holds {other}; pass params='last' (or a list "
-                "of nn.Linear weights and biases), or use solver='cg' or 'exact'."
-            )
-        self._kfac_layers = layers
-        return layers
-
-    def kfac_row_factors(self, X) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per-row Kronecker factors of every K-FAC layer on rows ``X``.
-
-        For row ``i`` and a layer ``s = W a + b`` the Gauss-Newton block of the row
-        is ``(S_i S_iᵀ) ⊗ (ã_i ã_iᵀ)``, with ``ã_i = [a_i; 1]`` and
-        ``S_i = J_iᵀ R_i`` (``J_i = ∂f/∂s``, ``R_i R_iᵀ = Λ_i`` the output
-        curvature, ``R_i`` from its eigen-decomposition). One forward pass with
-        hooks records ``a`` and adds a zero tangent to ``s``; ``K'`` batched
-        vector-Jacobian products in the tangents give ``S``. Rows must be
-        independent in the forward pass (true in eval mode for the usual layers).
-        K-FAC means these over the training rows; EK-FAC can project them.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, p)
-            Rows.
-
-        Returns
-        -------
-        list of (ndarray of shape (n, d_a), ndarray of shape (n, d_out, K'))
-            ``(ã, S)`` per layer of :meth:`kfac_layers`.
-
-        Raises
-        ------
-        UnsupportedModelError
-            When a layer is not applied exactly once per forward pass to a 2-D
-            ``(rows, d_in)`` input.
-        """
-        layers = self.kfac_layers()
-        Xt = self._rows(X)
-        b = Xt.shape[0]
-        modules = dict(self.module.named_modules())
-        zeros = {
-            L.module: torch.zeros(b, L.d_out, dtype=torch.float64, device=self.device)
-            for L in layers
-        }
-        calls = {L.module: 0 for L in layers}
-
-        def outputs(tangents):
-            acts = {}
-
-            def hook_for(name):
-                def hook(mod, inputs, output):
-                    calls[name] += 1
-                    acts[name] = inputs[0]
-                    return output + tangents[name]
-
-                return hook
-
-            handles = [modules[L.module].register_forward_hook(hook_for(L.module)) for L in layers]
-            try:
-                f = self._forward(self._theta, Xt)
-            finally:
-                for handle in handles:
-                    handle.remove()
-            return f, acts
-
-        with _eval_mode(self.module):
-            f, vjp_fn, acts = vjp(outputs, zeros, has_aux=True)
-            for L in layers:
-                if calls[L.module] != 1 or acts[L.module].shape != (b, L.d_in):
-                    raise UnsupportedModelError(
-                        f"K-FAC needs every nn.Linear layer applied once per forward pass "
-                        f"to (rows, features) inputs; layer {L.module!r} ran "
-                        f"{calls[L.module]} time(s) on inputs of shape "
-                        f"{tuple(acts[L.module].shape) if L.module in acts else None}. "
-                        "Use solver='cg' or 'exact'."
-                    )
-            evals, evecs = torch.linalg.eigh(self._output_curvature(f.detach()))
-            R = evecs * evals.clamp_min(0.0).sqrt()[:, None, :]  # Λ = R Rᵀ, (b, K', K')
-            (S,) = vmap(vjp_fn, in_dims=2)(R)  # per layer (K', b, d_out)
-        out = []
-        for L in layers:
-            a = acts[L.module].detach()
-            if L.bias is not None:
-                a = torch.cat([a, torch.ones(b, 1, dtype=a.dtype, device=a.device)], dim=1)
-            out.append((a.cpu().numpy(), S[L.module].detach().permute(1, 2, 0).cpu().numpy()))
-        return out
-
-    def kfac_factors(self) -> list[KFACFactors]:
-        """Kronecker factors ``A`` and ``G`` of every ``nn.Linear`` layer (float64).
-
-        ``A = mean_i ã_i ã_iᵀ`` and ``G = mean_i J_iᵀ Λ_i J_i`` over the training rows
-        (:meth:`kfac_row_factors`, in chunks), so that the K-FAC approximation of the
-        Gauss-Newton matrix (Martens & Grosse 2015) is block-diagonal over layers with
-        blocks ``G ⊗ A``, whatever ``gauss_newton`` says. The penalty ``λ`` is not in
-        the factors; the solver adds it.
-
-        Returns
-        -------
-        list of KFACFactors
-            One per layer of :meth:`kfac_layers`.
-        """
-        layers = self.kfac_layers()
-        A = [np.zeros((L.d_a, L.d_a)) for L in layers]
-        G = [np.zeros((L.d_out, L.d_out)) for L in layers]
-        for rows in iter_chunks(self.n_train, self.chunk_size(self.n_raw_outputs + 2)):
-            for j, (a, S) in enumerate(self.kfac_row_factors(self._X[rows])):
-                A[j] += a.T @ a
-                S2 = S.transpose(1, 0, 2).reshape(S.shape[1], -1)
-                G[j] += S2 @ S2.T
-        n = self.n_train
-        return [KFACFactors(L, A[j] / n, G[j] / n) for j, L in enumerate(layers)]
-
-    def param_groups(self) -> list[np.ndarray]:
-        """Positions in ``θ`` of each selected parameter tensor (one group each).
-
-        Returns
-        -------
-        list of ndarray of int
-            In :attr:`param_names` order.
-        """
-        return [np.arange(begin, stop) for _, begin, stop, _ in self._layout]
-
-    def output_contributions(self, X) -> np.ndarray:
-        """Return ``mean_i |W[o, j] a_ij|`` (and ``|b[o]|``) of every ``nn.Linear`` layer.
-
-        The size of each parameter's term in its layer's pre-activation on rows ``X``
-        (seed 004's "outputs" selection), from the activations :meth:`kfac_row_factors`
-        records.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, p)
-            Rows.
-
-        Returns
-        -------
-        ndarray of shape (m,)
-
-        Raises
-        ------
-        UnsupportedModelError
-            When a selected parameter is not in an ``nn.Linear`` layer.
-        """
-        layers = self.kfac_layers()
-        Xt = self._rows(X)
-        sums = [np.zeros(L.d_a) for L in layers]
-        for rows in iter_chunks(Xt.shape[0], self.chunk_size(self.n_raw_outputs + 2)):
-            for j, (a, _) in enumerate(self.kfac_row_factors(Xt[rows])):
-                sums[j] += np.abs(a).sum(axis=0)
-        theta = self._theta.detach().cpu().numpy()
-        out = np.zeros(self.n_params)
-        for L, total in zip(layers, sums, strict=True):
-            W = np.abs(theta[L.index]).reshape(L.d_out, L.d_a)
-            out[L.index] = (W * (total / max(Xt.shape[0], 1))[None, :]).ravel()
-        return out
-
-    def ekfac_eigenvalues(self, bases) -> list[np.ndarray]:
-        """Corrected eigenvalues of every K-FAC layer in a Kronecker eigenbasis (EK-FAC).
-
-        For layer ``l`` with basis ``(Q_G, Q_A)`` (orthogonal, e.g. the eigenvectors of
-        its ``G`` and ``A``), the diagonal of the layer's exact Gauss-Newton block
-        ``mean_i Σ_k (S_ik ⊗ ã_i)(S_ik ⊗ ã_i)ᵀ`` in the basis ``Q_G ⊗ Q_A``
-        (George et al. 2018)::
-
-            Λ[o, j] = mean_i (Σ_k (Q_Gᵀ S_i)[o, k]²) · (Q_Aᵀ ã_i)[j]²
-
-        from :meth:`kfac_row_factors` in chunks of training rows.
-
-        Parameters
-        ----------
-        bases : list of (ndarray of shape (d_out, d_out), ndarray of shape (d_a, d_a))
-            ``(Q_G, Q_A)`` per layer of :meth:`kfac_layers`.
-
-        Returns
-        -------
-        list of ndarray of shape (d_out, d_a)
-        """
-        layers = self.kfac_layers()
-        if len(bases) != len(layers):
-            raise ValueError(f"bases must hold one (Q_G, Q_A) pair per layer ({len(layers)}).")
-        out = [np.zeros((L.d_out, L.d_a)) for L in layers]
-        for rows in iter_chunks(self.n_train, self.chunk_size(self.n_raw_outputs + 2)):
-            for j, (a, S) in enumerate(self.kfac_row_factors(self._X[rows])):
-                QG, QA = bases[j]
-                u = (np.einsum("lo,ilk->iok", QG, S) ** 2).sum(axis=2)  # (rows, d_out)
-                v = (a @ QA) ** 2  # (rows, d_a)
-                out[j] += u.T @ v
-        return [o / self.n_train for o in out]
-
     # -- metric ----------------------------------------------------------------------
     def metric_factors(self, X):
         """Return the factors of the metric ``G_z`` through the outputs ``f``.
@@ -1091,7 +649,6 @@ class TorchAdapter(BaseAdapter):
             ``∂x f_k``.
         """
         Xt = self._rows(X)
-        n = Xt.shape[0]
 
         def outputs(th, x):
             f = self._f_row(th, x)
@@ -1103,24 +660,10 @@ class TorchAdapter(BaseAdapter):
         f = f.detach().cpu().numpy()
         J_theta = J_theta.detach().cpu().numpy()
         J_x = J_x.detach().cpu().numpy()
-        if self.kind == "ce":
-            P = softmax(f, axis=1)
-            D = np.eye(self.n_outputs)[None, :, :] - P[:, None, :]
-            w = np.sqrt(P)
-        elif self.kind == "nll":
-            D = np.broadcast_to(np.eye(self.n_outputs), (n, self.n_outputs, self.n_outputs))
-            w = np.sqrt(np.exp(f))
-        elif self.kind == "bce":
-            s = expit(f[:, 0])
-            D = np.stack([-s, 1.0 - s], axis=1)[:, :, None]
-            w = np.sqrt(np.stack([1.0 - s, s], axis=1))
-        else:
-            D = np.ones((n, 1, 1))
-            w = np.full((n, 1), 1.0 / self.sigma)
-        return w, np.array(D), J_theta, J_x
+        w, D = metric_factors(self.link, f, getattr(self, "sigma", None))
+        return w, D, J_theta, J_x
 
-    # -- parameters, layers and the linear head (ip_ensemble, tracin, datainf,
-    #    representer) ------------------------------------------------------------------
+    # -- parameters and layers (ip_ensemble, datainf, gif) ------------------------------
     def get_theta(self) -> np.ndarray:
         """Return a copy of the selected parameters ``θ̂``, flat in :attr:`param_names` order.
 
@@ -1154,114 +697,6 @@ class TorchAdapter(BaseAdapter):
         new._theta = self._tensor(theta)
         return new
 
-    def at_state(self, state) -> TorchAdapter:
-        """Return a copy of this adapter evaluated at a whole saved module state.
-
-        Every parameter (selected or held fixed) and every floating-point buffer found
-        in ``state`` replaces the adapter's; buffers missing from ``state`` keep their
-        fitted values. Used by TracIn, whose checkpoints hold the whole module.
-
-        Parameters
-        ----------
-        state : mapping of str to array-like
-            Module parameter (and buffer) values by ``module_.named_parameters()``
-            name, e.g. from ``module_.state_dict()`` or a
-            :class:`~skinfluence.callbacks.TracInCheckpoints` checkpoint.
-
-        Returns
-        -------
-        TorchAdapter
-        """
-        import copy
-
-        named = dict(self.module.named_parameters())
-        missing = [n for n in named if n not in state]
-        if missing:
-            raise ValueError(f"the saved state lacks the parameters {missing}.")
-
-        def tensor(name):
-            value = torch.as_tensor(np.asarray(state[name]), device=self.device)
-            return value.to(torch.float64) if value.is_floating_point() else value
-
-        new = copy.copy(self)
-        new._theta = torch.cat([tensor(n).reshape(-1) for n in self.param_names])
-        if new._theta.shape[0] != self.n_params:
-            raise ValueError("the saved state's parameter shapes do not match the module's.")
-        fixed = dict(self._fixed)
-        for name in fixed:
-            if name in state:
-                fixed[name] = tensor(name).reshape(fixed[name].shape)
-        new._fixed = fixed
-        return new
-
-    def checkpoints(self) -> list[dict]:
-        """The checkpoints recorded by the net's ``TracInCheckpoints`` callback.
-
-        Returns
-        -------
-        list of dict
-            ``checkpoints_`` of the callback, oldest first (see
-            :class:`skinfluence.callbacks.TracInCheckpoints`).
-
-        Raises
-        ------
-        UnsupportedModelError
-            When the net has no such callback, or it recorded no checkpoint.
-        """
-        from ._checkpoints import TracInCheckpoints
-
-        found = [
-            cb
-            for _, cb in getattr(self.estimator, "callbacks_", [])
-            if isinstance(cb, TracInCheckpoints)
-        ]
-        if not found:
-            raise UnsupportedModelError(
-                f"this {self.model_name} has no TracInCheckpoints callback; fit it with "
-                "callbacks=[skinfluence.callbacks.TracInCheckpoints()] to use "
-                "method='tracin' or 'self_tracin', or use method='ip'."
-            )
-        checkpoints = getattr(found[-1], "checkpoints_", [])
-        if not checkpoints:
-            raise UnsupportedModelError(
-                "the TracInCheckpoints callback holds no checkpoint: fit the net for at "
-                "least one epoch."
-            )
-        return checkpoints
-
-    def mc_dropout_proba(self, X, seeds) -> list[np.ndarray]:
-        """Class probabilities with the net's dropout layers active (MC dropout).
-
-        See :func:`mc_dropout_proba`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, p)
-        seeds : sequence of int
-            One seed per stochastic pass.
-
-        Returns
-        -------
-        list of ndarray of shape (n, K)
-        """
-        return mc_dropout_proba(self.estimator, X, seeds)
-
-    def per_parameter(self, values) -> np.ndarray:
-        """Spread one value per parameter name over ``θ``'s layout.
-
-        Parameters
-        ----------
-        values : mapping of str to float
-            A value for every selected parameter (e.g. its learning rate).
-
-        Returns
-        -------
-        ndarray of shape (m,)
-        """
-        return np.concatenate(
-            [np.full(stop - begin, float(values[name])) for name, begin, stop, _ in self._layout]
-        )
-
     def layer_blocks(self) -> list[tuple[str, np.ndarray]]:
         """The selected parameters grouped by the module that owns them (DataInf's layers).
 
@@ -1276,145 +711,12 @@ class TorchAdapter(BaseAdapter):
             blocks.setdefault(name.rpartition(".")[0], []).append(np.arange(begin, stop))
         return [(mod, np.concatenate(parts)) for mod, parts in blocks.items()]
 
-    def linear_head(self, X, y=None):
-        """The last ``nn.Linear`` layer ``s = W a + b`` as a linear head over ``ã = [a; 1]``.
-
-        ``a`` is the layer's input (the penultimate features). One forward pass with
-        a hook records ``a`` and adds a zero tangent to ``s``; the gradient of the
-        summed loss in that tangent is ``∂L_i/∂s_i`` per row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, p)
-            Rows.
-        y : ndarray of shape (n,), default=None
-            Encoded targets; ``None`` skips ``R``.
+    def param_groups(self) -> list[np.ndarray]:
+        """Positions in ``θ`` of each selected parameter tensor (one group each).
 
         Returns
         -------
-        A : ndarray of shape (n, d_a)
-            ``ã`` (``a`` alone when the bias is absent or not selected).
-        R : ndarray of shape (n, d_out) or None
-            ``∂L/∂s`` per row.
-        lam : ndarray of shape (d_a,)
-            The L2 penalty ``λ`` of each column of ``[W | b]``.
-        index : ndarray of shape (d_out, d_a)
-            Position of ``[W | b][o, j]`` in ``θ``.
-
-        Raises
-        ------
-        UnsupportedModelError
-            When the last ``nn.Linear`` weight is not among the selected parameters,
-            or the layer does not run once on 2-D inputs.
+        list of ndarray of int
+            In :attr:`param_names` order.
         """
-        last = _select_params(self.module, "last")
-        weight = next(n for n in last if n.endswith("weight"))
-        starts = {name: begin for name, begin, _, _ in self._layout}
-        if weight not in starts:
-            raise UnsupportedModelError(
-                f"the linear head is the last nn.Linear layer ({weight!r}), which is not "
-                f"in the parameter selection {self.param_names}; use params='last' or "
-                "'all'."
-            )
-        mod_name = weight[: -len("weight")].rstrip(".")
-        layer = dict(self.module.named_modules())[mod_name]
-        d_out, d_in = layer.weight.shape
-        bias = (f"{mod_name}.bias" if mod_name else "bias") if layer.bias is not None else None
-        bias = bias if bias in starts else None
-        index = np.empty((d_out, d_in + (bias is not None)), dtype=np.intp)
-        index[:, :d_in] = starts[weight] + np.arange(d_out * d_in).reshape(d_out, d_in)
-        if bias is not None:
-            index[:, d_in] = starts[bias] + np.arange(d_out)
-        Xt = self._rows(X)
-        b = Xt.shape[0]
-        seen = []
-        tangent = torch.zeros(b, d_out, dtype=torch.float64, device=self.device)
-
-        def hook(mod, inputs, output):
-            seen.append(inputs[0])
-            return output + tangent
-
-        with _eval_mode(self.module):
-            handle = layer.register_forward_hook(hook)
-            try:
-                if y is None:
-                    with torch.no_grad():
-                        self._forward(self._theta, Xt)
-                    R = None
-                else:
-                    tangent.requires_grad_(True)
-                    loss = self._loss(self._forward(self._theta, Xt), self._targets(y)).sum()
-                    R = torch.autograd.grad(loss, tangent)[0].cpu().numpy()
-            finally:
-                handle.remove()
-        if len(seen) != 1 or seen[0].shape != (b, d_in):
-            raise UnsupportedModelError(
-                f"the linear head needs the last nn.Linear layer {mod_name!r} applied once "
-                "per forward pass to (rows, features) inputs."
-            )
-        A = seen[0].detach().cpu().numpy()
-        if bias is not None:
-            A = np.hstack([A, np.ones((b, 1))])
-        return A, R, self.lam[index[0]].copy(), index
-
-
-def _lookup(y: np.ndarray, classes: np.ndarray) -> np.ndarray | None:
-    """Positions of ``y`` in ``classes`` (any order), or None if one is missing."""
-    try:
-        order = np.argsort(classes, kind="stable")
-        sorted_classes = classes[order]
-        pos = np.clip(np.searchsorted(sorted_classes, y), 0, len(classes) - 1)
-        if not np.all(sorted_classes[pos] == y):
-            return None
-    except (TypeError, ValueError):
-        return None
-    return order[pos].astype(np.intp)
-
-
-def mc_dropout_proba(net, X, seeds) -> list[np.ndarray]:
-    """Class probabilities of a skorch classifier with its dropout layers active.
-
-    One stochastic forward pass over ``X`` per seed (MC dropout, Gal et al. 2017): the
-    net's own ``predict_proba`` runs with every dropout module switched to training
-    mode by a forward pre-hook; the other modules (batch norm included) stay in
-    evaluation mode. The global torch RNG is left as it was.
-
-    Parameters
-    ----------
-    net : fitted skorch NeuralNetClassifier or NeuralNetBinaryClassifier
-    X : array-like of shape (n, p)
-    seeds : sequence of int
-        One seed per pass.
-
-    Returns
-    -------
-    list of ndarray of shape (n, K)
-    """
-    module = net.module_
-    dropouts = [m for m in module.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
-    if not dropouts:
-        raise UnsupportedModelError(
-            f"BALD on a skorch net uses MC dropout, but {type(module).__name__} has no "
-            "dropout layer; add one (e.g. torch.nn.Dropout) or use method='entropy'."
-        )
-    device = torch.device(net.device)
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    X = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float32)
-
-    def switch_on(mod, args):  # a pre-hook returning None keeps the inputs as they are
-        mod.train()
-
-    hooks = [m.register_forward_pre_hook(switch_on) for m in dropouts]
-    modes = {m: m.training for m in module.modules()}
-    try:
-        out = []
-        for seed in seeds:
-            with torch.random.fork_rng(devices=cuda):
-                torch.manual_seed(int(seed))
-                out.append(np.asarray(net.predict_proba(X), dtype=np.float64))
-        return out
-    finally:
-        for hook in hooks:
-            hook.remove()
-        for m, mode in modes.items():
-            m.train(mode)
+        return [np.arange(begin, stop) for _, begin, stop, _ in self._layout]
