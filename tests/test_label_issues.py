@@ -208,3 +208,41 @@ def test_bad_input():
         InfluenceTrimmer(Ridge(), method="loo_confidence", budget="auto").fit(Xr, yr)
     with pytest.raises(ValueError, match="pass X_val and y_val"):
         influence_scores(LogisticRegression().fit(X, y), X, y, method="if")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_single_linear_layer_net_equals_the_logistic_closed_form(n_classes):
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    X, y, _ = _flipped(n=200, n_classes=n_classes)
+    X = X.astype(np.float32)
+    C = 0.7
+    lr = LogisticRegression(C=C).fit(X, y)
+    # the net's parameters in float32; give the linear model exactly the same ones
+    W = torch.tensor(lr.coef_, dtype=torch.float32)
+    b = torch.tensor(lr.intercept_, dtype=torch.float32)
+    lr.coef_, lr.intercept_ = W.double().numpy(), b.double().numpy()
+    common = dict(
+        max_epochs=0,
+        train_split=None,
+        optimizer__weight_decay=1.0 / (C * len(y)),  # λ = 1/(C n) in mean-loss form
+        optimizer__param_groups=[("bias", {"weight_decay": 0.0})],
+    )
+    if n_classes == 2:
+        net = skorch.NeuralNetBinaryClassifier(torch.nn.Linear(6, 1), **common)
+        y_net = y.astype(np.float32)
+    else:
+        net = skorch.NeuralNetClassifier(
+            torch.nn.Linear(6, 3), criterion=torch.nn.CrossEntropyLoss, **common
+        )
+        y_net = y
+    net.initialize()
+    with torch.no_grad():
+        net.module_.weight.copy_(W)
+        net.module_.bias.copy_(b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # multinomial: singular along the intercept sum
+        want = influence_scores(lr, X, y, method="loo_confidence")
+        got = influence_scores(net, X, y_net, method="loo_confidence")
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)

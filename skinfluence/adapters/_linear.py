@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from ..exceptions import UnsupportedModelError
 from ._base import BaseAdapter
-from ._links import loss_gradient, metric_factors, output_curvature
+from ._links import LinkMixin, loss_gradient, metric_factors, output_curvature
 
 __all__ = ["LinearAdapter", "LINEAR_MODELS"]
 
@@ -152,7 +152,7 @@ def _link(est) -> str:
     return "squared"
 
 
-class LinearAdapter(BaseAdapter):
+class LinearAdapter(LinkMixin, BaseAdapter):
     """Closed-form influence derivatives of a fitted scikit-learn linear model.
 
     Parameters
@@ -419,45 +419,6 @@ class LinearAdapter(BaseAdapter):
         if self.fit_intercept:
             lam[-1] = self.lam_b
         return self._tilde(Xd), R, lam, np.arange(self.n_params).reshape(self.n_raw_outputs, self.q)
-
-    # -- the loss through the raw outputs (approximate leave-one-out) --------------------
-    def link_derivatives(self, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(z, r, S)``: the linear predictor, ``∂L/∂z`` and ``∂²L/∂z²`` per row.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n, p)
-        y : ndarray of shape (n,)
-            Encoded targets.
-
-        Returns
-        -------
-        z : ndarray of shape (n, K')
-        r : ndarray of shape (n, K')
-        S : ndarray of shape (n, K', K')
-        """
-        z = self._z(_dense_rows(X))
-        r, S = self._first_second(z, np.asarray(y))
-        return z, r, S
-
-    def output_proba(self, f: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, K) from the linear predictor (the mean for regressors).
-
-        Parameters
-        ----------
-        f : ndarray of shape (n, K')
-
-        Returns
-        -------
-        ndarray of shape (n, K), or (n,) for regressors
-        """
-        f = np.asarray(f, dtype=np.float64)
-        if self.link == "logistic":
-            s = expit(f[:, 0])
-            return np.stack([1.0 - s, s], axis=1)
-        if self.link == "multinomial":
-            return softmax(f, axis=1)
-        return f[:, 0]
 
 
 def _weighted_gram(X, s: np.ndarray, intercept: bool) -> np.ndarray:

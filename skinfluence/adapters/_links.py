@@ -53,7 +53,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, softmax
 
-__all__ = ["LINKS", "loss_gradient", "metric_factors", "output_curvature"]
+__all__ = [
+    "LINKS",
+    "LinkMixin",
+    "loss_gradient",
+    "metric_factors",
+    "output_curvature",
+    "probabilities",
+]
 
 #: The links, by name.
 LINKS = ("logistic", "multinomial", "log_probability", "squared")
@@ -184,3 +191,70 @@ def metric_factors(link: str, z, sigma: float | None = None) -> tuple[np.ndarray
             raise ValueError("the metric of the squared link needs the noise level sigma.")
         return np.full((n, 1), 1.0 / sigma), np.ones((n, 1, 1))
     raise _unknown(link)
+
+
+def probabilities(link: str, z) -> np.ndarray:
+    """Class probabilities ``(n, K)`` from raw outputs; the mean ``(n,)`` for ``"squared"``.
+
+    Parameters
+    ----------
+    link : str
+        One of :data:`LINKS`.
+    z : array-like of shape (n, K')
+        Raw outputs (logits, log-probabilities, the mean). Log-probabilities
+        moved away from a normalised point (a leave-one-out step) are renormalised.
+
+    Returns
+    -------
+    ndarray of shape (n, K) or (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> probabilities("logistic", np.zeros((1, 1)))
+    array([[0.5, 0.5]])
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if link == "logistic":
+        s = expit(z[:, 0])
+        return np.stack([1.0 - s, s], axis=1)
+    if link in ("multinomial", "log_probability"):
+        return softmax(z, axis=1)
+    if link == "squared":
+        return z[:, 0]
+    raise _unknown(link)
+
+
+class LinkMixin:
+    """The ``link`` capability of an adapter with ``outputs(X)`` and a ``link`` name."""
+
+    def link_derivatives(self, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(f, r, Λ)``: raw outputs, ``∂L/∂f`` and ``∂²L/∂f²`` per row.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n, p)
+        y : ndarray of shape (n,)
+            Encoded targets.
+
+        Returns
+        -------
+        f : ndarray of shape (n, K')
+        r : ndarray of shape (n, K')
+        Lam : ndarray of shape (n, K', K')
+        """
+        f = np.asarray(self.outputs(X), dtype=np.float64)
+        return f, loss_gradient(self.link, f, y), output_curvature(self.link, f)
+
+    def output_proba(self, f) -> np.ndarray:
+        """Class probabilities ``(n, K)`` from raw outputs (the mean for regressors).
+
+        Parameters
+        ----------
+        f : ndarray of shape (n, K')
+
+        Returns
+        -------
+        ndarray of shape (n, K) or (n,)
+        """
+        return probabilities(self.link, f)

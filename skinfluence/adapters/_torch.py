@@ -71,7 +71,7 @@ from torch.func import functional_call, grad, jacrev, jvp, vjp, vmap
 
 from ..utils import iter_chunks
 from ._base import BaseAdapter
-from ._links import metric_factors
+from ._links import LinkMixin, metric_factors
 from ._torch_checks import (
     _check_criterion,
     _check_outputs,
@@ -92,7 +92,9 @@ __all__ = ["KFACFactors", "KFACLayer", "TorchAdapter", "mc_dropout_proba"]
 _EPS64 = float(torch.finfo(torch.float64).eps)
 
 
-class TorchAdapter(CheckpointsMixin, KFACMixin, LinearHeadMixin, MCDropoutMixin, BaseAdapter):
+class TorchAdapter(
+    CheckpointsMixin, KFACMixin, LinearHeadMixin, MCDropoutMixin, LinkMixin, BaseAdapter
+):
     """Influence derivatives of a fitted skorch net, by torch.func in float64.
 
     Parameters
@@ -161,6 +163,7 @@ class TorchAdapter(CheckpointsMixin, KFACMixin, LinearHeadMixin, MCDropoutMixin,
             "mixed",
             "metric",
             "input_grad",
+            "link",
             "theta",
             "layers",
             "output_contributions",
