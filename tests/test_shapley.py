@@ -567,3 +567,91 @@ def test_combinations_helper_sanity():
         for S in combinations(range(1, n), k)
     )
     assert np.isclose(direct, unanimity_value(T, n, "beta", 3.0, 2.0)[0], atol=1e-12)
+
+
+# -- values pinned for fixed seeds (a refactoring must not change the random streams) -------
+PINNED_GAME = {
+    # method: (values, n_iter, n_evaluations) of nonlinear_game(8), random_state=0
+    "tmc": (
+        [0.33549353566269646, 0.19026183939819957, 0.5856348352405439, 0.3204627173070046,
+         -0.00676680765692469, 0.456464223364993, 0.7086250168315615, 0.6654284476191243],
+        40, 281,
+    ),
+    "beta": (
+        [0.2652839215452956, -0.0186467390857177, 0.33685091569661696, 0.15444338116995818,
+         -0.41401635300155004, 0.3535882002821704, 0.8513228354241846, 0.6568935266493037],
+        40, 54,
+    ),
+    "banzhaf": (
+        [0.3153393645316416, 0.35797061503277794, 0.4703816807241685, 0.41218498755724764,
+         -0.009921003848356813, 0.4286072117168509, 0.7984343582739246, 0.6439615647379371],
+        200, 201,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["tmc", "beta", "banzhaf"])
+def test_sampled_values_pinned_for_a_fixed_seed(method):
+    values, n_iter, n_evaluations = PINNED_GAME[method]
+    res = sampled_values(
+        nonlinear_game(8),
+        8,
+        method,
+        max_iter=200 if method == "banzhaf" else 40,
+        batch_size=32 if method == "banzhaf" else 7,  # several batches, a short last one
+        tol=0.0,
+        truncation_tol=None if method == "banzhaf" else 0.05,
+        random_state=0,
+    )
+    np.testing.assert_allclose(res.values, values, rtol=1e-12, atol=1e-15)
+    assert (res.n_iter, res.n_evaluations) == (n_iter, n_evaluations)
+
+
+_ = np.nan
+PINNED_VALUATOR = {
+    # method: (values_ of GaussianNB, n_evaluations_, trimmed_indices_); tmc's in units of
+    # 1/48 (accuracy on 8 validation rows, averaged over 6 permutations)
+    "tmc": (
+        [-1, -2, 0, 0, _, 0, _, _, _, 0, 0, 1, 0, 2, _, -1, 0, -1, 0, 3, 2, 0, 2, 0, 1, _,
+         -1, 0, -1, _, _, 1, 2, -1, 0, 1, -1, 3, 2, 1],
+        164, [1, 0, 15],
+    ),
+    "beta": (
+        [0, 0, 0, 0, _, 0, _, _, _, 0, 0, 0.2269503546099291, 0, 0, _, 0, 0, 0, 0, 0,
+         0.4539007092198582, 0, 0, 0, 0, _, -0.4539007092198582, 0, 0.4539007092198582, _, _,
+         0, 0, 0, 0, 0, 0, 0, 0, 0.2269503546099291],
+        18, [26, 0, 1],
+    ),
+    "banzhaf": (
+        [0.02333822091886608, -0.0003694581280788284, 0.019362745098039216,
+         -0.019483805668016198, _, 0.05857843137254903, _, _, _, -0.0048076923076923045,
+         -0.02333822091886608, -0.023275862068965515, -0.025512820512820514,
+         0.025512820512820514, _, 0.00012218963831867047, -0.00794232649071358,
+         -0.015394088669950734, -0.0032894736842105227, 0.00794232649071358,
+         0.031896551724137925, 0.011386639676113364, 0.02333822091886608, -0.01953125,
+         0.019345238095238103, _, 0.01171875, -0.008251231527093596, -0.00794232649071358, _,
+         _, 0.028273809523809527, 0.012009803921568626, -0.03515625, -0.01613300492610837,
+         -0.04692118226600985, 0.023275862068965515, 0.0076979472140762395,
+         0.004464285714285712, 0.003676470588235295],
+        65, [35, 33, 12],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["tmc", "beta", "banzhaf"])
+def test_valuator_values_pinned_for_a_fixed_seed(method):
+    values, n_evaluations, trimmed = PINNED_VALUATOR[method]
+    if method == "tmc":
+        values = np.array(values) / 48
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    est = ShapleyValuator(
+        GaussianNB(),
+        method=method,
+        max_iter=64 if method == "banzhaf" else 6,
+        batch_size=16 if method == "banzhaf" else 2,
+        budget=3,
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_allclose(est.values_, values, rtol=1e-12, atol=1e-15)
+    assert est.n_evaluations_ == n_evaluations
+    assert est.trimmed_indices_.tolist() == trimmed
