@@ -6,6 +6,7 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import _fit_context
 from sklearn.metrics import get_scorer_names
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -14,7 +15,10 @@ from ._base import BaseRowSelector
 from .exceptions import UnsupportedModelError
 from .valuation import (
     EXACT_MAX_N,
+    BetaSampler,
     ModelUtility,
+    MSRSampler,
+    PermutationSampler,
     ValuationResult,
     exact_values,
     knn_shapley,
@@ -230,6 +234,7 @@ class ShapleyValuator(BaseRowSelector):
             tags.classifier_tags.multi_label = False  # one target column, always
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, X_val=None, y_val=None):
         """Value the training rows, drop the ``budget`` least valuable, refit.
 
@@ -272,9 +277,17 @@ class ShapleyValuator(BaseRowSelector):
             )
         return float(params[0]), float(params[1])
 
+    def _sampler(self):
+        """The sampler object of a sampled ``method`` ("tmc", "beta" or "banzhaf")."""
+        if self.method == "tmc":
+            return PermutationSampler(truncation_tol=self.truncation_tol)
+        if self.method == "beta":
+            return BetaSampler(*self._check_beta_params(), truncation_tol=self.truncation_tol)
+        return MSRSampler()
+
     def _score_rows(self, rows):
         X, y, X_val, y_val = rows.X_scored, rows.y_scored, rows.X_val, rows.y_val
-        beta_params = self._check_beta_params()
+        self._check_beta_params()  # for every method, as a parameter check
         inner = self._inner()
         n = X.shape[0]
         start = time.perf_counter()
@@ -307,13 +320,11 @@ class ShapleyValuator(BaseRowSelector):
                 result = sampled_values(
                     utility,
                     n,
-                    self.method,
+                    self._sampler(),
                     max_iter=self.max_iter,
                     max_time=self.max_time,
                     tol=self.tol,
                     stopping=self.stopping,
-                    truncation_tol=self.truncation_tol,
-                    beta_params=beta_params,
                     batch_size=self.batch_size,
                     n_jobs=self.n_jobs,
                     random_state=self.random_state,

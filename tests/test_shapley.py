@@ -29,8 +29,11 @@ import skinfluence
 from skinfluence import ShapleyValuator, UnsupportedModelError
 from skinfluence.valuation import (
     EXACT_MAX_N,
+    BetaSampler,
     KNNUtility,
     ModelUtility,
+    MSRSampler,
+    PermutationSampler,
     exact_values,
     gelman_rubin,
     knn_shapley,
@@ -83,6 +86,15 @@ def unanimity_value(T, n, kind, alpha=1.0, beta=1.0):
     out = np.zeros(n)
     out[list(T)] = share
     return out
+
+
+def sampler(method, truncation_tol=0.01):
+    """The sampler of a ShapleyValuator method, with its default Beta(16, 1)."""
+    if method == "tmc":
+        return PermutationSampler(truncation_tol)
+    if method == "beta":
+        return BetaSampler(16.0, 1.0, truncation_tol)
+    return MSRSampler()
 
 
 def nonlinear_game(n=8, seed=0):
@@ -139,7 +151,7 @@ def test_shapley_efficiency():
     res = exact_values(game, 8)
     assert abs(res.values.sum() - (game(np.arange(8)) - game(np.arange(0)))) < 1e-12
     # every untruncated permutation telescopes to u(N) - u(∅)
-    tmc = sampled_values(game, 8, "tmc", max_iter=37, truncation_tol=None, random_state=0)
+    tmc = sampled_values(game, 8, sampler("tmc", None), max_iter=37, random_state=0)
     assert abs(tmc.values.sum() - (tmc.u_full - tmc.u_empty)) < 1e-12
 
 
@@ -153,10 +165,9 @@ def test_samplers_converge_to_exact_within_stderr(method, kind):
     res = sampled_values(
         game,
         n,
-        method,
+        sampler(method, truncation_tol=None),
         tol=0.01,
         max_iter=200_000,
-        truncation_tol=None,
         random_state=0,
     )
     assert res.converged and res.stderr.max() <= 0.01
@@ -289,15 +300,15 @@ def test_failed_fits_warn():
 def test_stopping_rules_and_budgets():
     game = nonlinear_game(8)
     gr = sampled_values(
-        game, 8, "tmc", stopping="gelman_rubin", tol=0.01, max_iter=50_000, truncation_tol=None
+        game, 8, sampler("tmc", None), stopping="gelman_rubin", tol=0.01, max_iter=50_000
     )
     assert gr.converged and gr.status == "converged"
     from skinfluence.valuation._stopping import SampleMoments
 
     assert gelman_rubin(SampleMoments(8)).tolist() == [np.inf] * 8
-    capped = sampled_values(game, 8, "tmc", tol=0.0, max_iter=30, random_state=0)
+    capped = sampled_values(game, 8, sampler("tmc"), tol=0.0, max_iter=30, random_state=0)
     assert not capped.converged and capped.status == "max_iter" and capped.n_iter == 30
-    timed = sampled_values(game, 8, "banzhaf", tol=0.0, max_iter=10**9, max_time=0.2)
+    timed = sampled_values(game, 8, MSRSampler(), tol=0.0, max_iter=10**9, max_time=0.2)
     assert timed.status == "max_time" and not timed.converged and timed.n_iter < 10**9
 
 
@@ -308,7 +319,9 @@ def test_time_budget_is_kept(method):
         return float(len(S))
 
     start = time.perf_counter()
-    res = sampled_values(slow, 30, method, tol=0.0, max_iter=10**7, max_time=0.3, batch_size=3)
+    res = sampled_values(
+        slow, 30, sampler(method), tol=0.0, max_iter=10**7, max_time=0.3, batch_size=3
+    )
     assert res.status == "max_time" and 0 < res.n_iter < 10**7
     assert time.perf_counter() - start < 5.0  # the deadline also stops the workers
 
@@ -596,11 +609,10 @@ def test_sampled_values_pinned_for_a_fixed_seed(method):
     res = sampled_values(
         nonlinear_game(8),
         8,
-        method,
+        sampler(method, truncation_tol=0.05),
         max_iter=200 if method == "banzhaf" else 40,
         batch_size=32 if method == "banzhaf" else 7,  # several batches, a short last one
         tol=0.0,
-        truncation_tol=None if method == "banzhaf" else 0.05,
         random_state=0,
     )
     np.testing.assert_allclose(res.values, values, rtol=1e-12, atol=1e-15)
@@ -655,3 +667,26 @@ def test_valuator_values_pinned_for_a_fixed_seed(method):
     np.testing.assert_allclose(est.values_, values, rtol=1e-12, atol=1e-15)
     assert est.n_evaluations_ == n_evaluations
     assert est.trimmed_indices_.tolist() == trimmed
+
+
+def test_samplers_are_objects():
+    import pickle
+
+    game = nonlinear_game(6)
+    with pytest.raises(TypeError, match="PermutationSampler"):
+        sampled_values(game, 6, "tmc")
+    with pytest.raises(ValueError, match="alpha, beta > 0"):
+        sampled_values(game, 6, BetaSampler(0.0, 1.0))
+    with pytest.raises(ValueError, match="truncation_tol"):
+        sampled_values(game, 6, PermutationSampler(truncation_tol=-1.0))
+    beta = BetaSampler(4.0, 2.0, truncation_tol=None)
+    assert repr(beta) == "BetaSampler(alpha=4.0, beta=2.0, truncation_tol=None)"
+    assert repr(MSRSampler()) == "MSRSampler()"
+    again = pickle.loads(pickle.dumps(beta))  # they travel to the workers
+    a = sampled_values(game, 6, beta, max_iter=20, random_state=1)
+    b = sampled_values(game, 6, again, max_iter=20, random_state=1)
+    np.testing.assert_array_equal(a.values, b.values)
+    # the valuator's methods map to these samplers
+    est = ShapleyValuator(method="beta", beta_params=(4, 2), truncation_tol=None)
+    assert repr(est._sampler()) == repr(beta)
+    assert isinstance(ShapleyValuator(method="banzhaf")._sampler(), MSRSampler)
