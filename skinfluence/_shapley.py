@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -119,8 +120,6 @@ class ShapleyValuator(BaseRowSelector):
     values_stderr_ : ndarray of shape (n_samples,)
         Standard error of each value (0 for ``loo``, ``knn`` and ``exact``; ``nan``
         on held-out rows).
-    scores_ : ndarray of shape (n_samples,)
-        ``-values_``: the row-selector score, highest dropped first.
     n_iter_ : int
         Permutations (``tmc``, ``beta``) or subsets (``banzhaf``) sampled; subsets
         fitted for ``loo`` and ``exact``; 1 for ``knn`` (one closed-form pass).
@@ -156,6 +155,10 @@ class ShapleyValuator(BaseRowSelector):
     ``with joblib.parallel_backend("dask"): valuator.fit(X, y)`` with a
     ``dask.distributed.Client`` connected.
 
+    .. deprecated:: 0.1
+       ``scores_`` (``-values_``) is deprecated and will be removed in 0.2: read
+       ``values_`` (higher = more valuable; ``budget`` drops the lowest first).
+
     Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
@@ -171,6 +174,9 @@ class ShapleyValuator(BaseRowSelector):
     >>> len(model[-1].trimmed_indices_), model[-1].values_.shape
     (20, (569,))
     """
+
+    _result_attribute = "values_"
+    _drop_highest = False  # budget drops the lowest-valued rows
 
     _parameter_constraints: dict = {
         **BaseRowSelector._parameter_constraints,
@@ -256,18 +262,19 @@ class ShapleyValuator(BaseRowSelector):
         self : ShapleyValuator
             The fitted valuator.
         """
-        self._fit_selector(X, y, X_val, y_val)
-        valued = ~np.isnan(self.scores_)
-        result = self._result
-        del self._result
-        self.values_ = np.full(len(self.scores_), np.nan)
-        self.values_[valued] = result.values
-        self.values_stderr_ = np.full(len(self.scores_), np.nan)
-        self.values_stderr_[valued] = result.stderr
-        self.n_iter_ = int(result.n_iter)
-        self.n_evaluations_ = int(result.n_evaluations)
-        self.converged_ = bool(result.converged)
-        return self
+        return self._fit_selector(X, y, X_val, y_val)
+
+    @property
+    def scores_(self):
+        """Deprecated: ``-values_``; will be removed in 0.2, read ``values_`` instead."""
+        values = self.values_  # AttributeError before fit, as for any fitted attribute
+        warnings.warn(
+            "ShapleyValuator.scores_ is deprecated and will be removed in 0.2; use values_ "
+            "(scores_ is -values_: higher values_ = more valuable, the lowest are dropped).",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return -values
 
     def _check_beta_params(self) -> tuple[float, float]:
         params = tuple(self.beta_params)
@@ -335,8 +342,12 @@ class ShapleyValuator(BaseRowSelector):
             f"{result.n_iter} iterations, status {result.status}, "
             f"{time.perf_counter() - start:.2f}s"
         )
-        self._result = result
-        return -result.values
+        self.values_stderr_ = np.full(len(rows.y), np.nan)
+        self.values_stderr_[rows.scored] = result.stderr
+        self.n_iter_ = int(result.n_iter)
+        self.n_evaluations_ = int(result.n_evaluations)
+        self.converged_ = bool(result.converged)
+        return result.values  # the base stores them in values_ (nan on held-out rows)
 
     def _knn(self, inner, X, y, X_val, y_val):
         if not isinstance(inner, KNeighborsClassifier):

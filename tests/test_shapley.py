@@ -194,7 +194,8 @@ def test_exact_valuator_efficiency_and_orientation():
     est = ShapleyValuator(GaussianNB(), method="exact", budget=3).fit(Xtr, ytr, X_val=Xv, y_val=yv)
     u = ModelUtility(GaussianNB(), Xtr, ytr, Xv, yv)
     assert abs(est.values_.sum() - (u(np.arange(10)) - u.default_score_)) < 1e-12
-    np.testing.assert_array_equal(est.scores_, -est.values_)
+    with pytest.warns(FutureWarning, match="scores_ is deprecated.*use values_"):
+        np.testing.assert_array_equal(est.scores_, -est.values_)
     np.testing.assert_array_equal(est.values_stderr_, 0.0)
     lowest = np.argsort(est.values_, kind="stable")[:3]
     np.testing.assert_array_equal(est.trimmed_indices_, lowest)
@@ -461,7 +462,8 @@ def test_fitted_attributes_and_refit(binary):
     ).fit(X, y)
     held_out = np.isnan(est.values_)
     assert held_out.sum() == 16 and np.array_equal(held_out, np.isnan(est.values_stderr_))
-    np.testing.assert_array_equal(est.scores_, -est.values_)
+    with pytest.warns(FutureWarning, match="scores_ is deprecated.*use values_"):
+        np.testing.assert_array_equal(est.scores_, -est.values_)
     trimmed = est.values_[est.trimmed_indices_]
     assert np.all(np.diff(trimmed) >= 0)  # lowest value first
     kept = np.setdiff1d(np.flatnonzero(~held_out), est.trimmed_indices_)
@@ -690,3 +692,36 @@ def test_samplers_are_objects():
     est = ShapleyValuator(method="beta", beta_params=(4, 2), truncation_tol=None)
     assert repr(est._sampler()) == repr(beta)
     assert isinstance(ShapleyValuator(method="banzhaf")._sampler(), MSRSampler)
+
+
+def test_scores_is_a_deprecated_alias_of_minus_values(binary):
+    X, y = binary
+    est = ShapleyValuator(GaussianNB(), method="loo", budget=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not hasattr(est, "scores_")  # unfitted: no attribute, no warning
+        est.fit(X, y)
+    assert "scores_" not in vars(est)  # one attribute per idea: values_
+    with pytest.warns(FutureWarning, match="removed in 0.2; use values_"):
+        scores = est.scores_
+    np.testing.assert_array_equal(scores, -est.values_)
+    with pytest.raises(AttributeError):
+        est.scores_ = scores  # read-only
+
+
+def test_parameters_are_validated_once_per_fit(binary, monkeypatch):
+    X, y = binary
+    calls = []
+    validate = ShapleyValuator._validate_params
+
+    def counting(self):
+        calls.append(type(self).__name__)
+        return validate(self)
+
+    monkeypatch.setattr(ShapleyValuator, "_validate_params", counting)
+    est = ShapleyValuator(GaussianNB(), method="banzhaf", max_iter=16, random_state=0)
+    est.fit(X, y)
+    assert calls == ["ShapleyValuator"]
+    est.fit_resample(X, y)
+    make_pipeline(StandardScaler(), est).fit(X, y)
+    assert calls == ["ShapleyValuator"] * 3
