@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.metrics import get_scorer_names
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 
 from ._base import BaseRowSelector
 from .exceptions import UnsupportedModelError
@@ -98,9 +98,15 @@ class ShapleyValuator(BaseRowSelector):
         0. ``None`` disables truncation (unbiased, slower).
     beta_params : tuple of two floats, default=(16.0, 1.0)
         ``(α, β)`` of ``method="beta"``; ``(1, 1)`` is Shapley.
-    batch_size : int or "auto", default="auto"
-        Permutations or subsets per joblib task; ``"auto"`` aims at about 64 fits per
-        task. It fixes the random stream: results depend on it, not on ``n_jobs``.
+    draws_per_task : int or "auto", default="auto"
+        Permutations (``tmc``, ``beta``) or subsets (``banzhaf``) per joblib task;
+        ``"auto"`` aims at about 64 fits per task. It fixes the random stream: results
+        depend on it, not on ``n_jobs``.
+    batch_size : int or "auto"
+        Former name of ``draws_per_task``.
+
+        .. deprecated:: 0.1
+           ``batch_size`` was renamed ``draws_per_task`` and will be removed in 0.2.
     cache : bool, default=False
         Remember the utility of subsets already seen (within a process).
     n_jobs : int or None, default=None
@@ -190,7 +196,12 @@ class ShapleyValuator(BaseRowSelector):
         "stopping": [StrOptions({"stderr", "gelman_rubin"})],
         "truncation_tol": [Interval(Real, 0, None, closed="left"), None],
         "beta_params": [tuple, list],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "draws_per_task": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            Hidden(StrOptions({"deprecated"})),
+        ],
         "cache": ["boolean"],
         "n_jobs": [Integral, None],
     }
@@ -210,7 +221,8 @@ class ShapleyValuator(BaseRowSelector):
         stopping="stderr",
         truncation_tol=0.01,
         beta_params=(16.0, 1.0),
-        batch_size="auto",
+        draws_per_task="auto",
+        batch_size="deprecated",
         cache=False,
         n_jobs=None,
         random_state=None,
@@ -228,6 +240,7 @@ class ShapleyValuator(BaseRowSelector):
         self.stopping = stopping
         self.truncation_tol = truncation_tol
         self.beta_params = beta_params
+        self.draws_per_task = draws_per_task
         self.batch_size = batch_size
         self.cache = cache
         self.n_jobs = n_jobs
@@ -262,7 +275,24 @@ class ShapleyValuator(BaseRowSelector):
         self : ShapleyValuator
             The fitted valuator.
         """
+        if self.batch_size != "deprecated":
+            if self.draws_per_task != "auto":
+                raise ValueError(
+                    "batch_size is the former name of draws_per_task; pass only "
+                    f"draws_per_task (got draws_per_task={self.draws_per_task!r} and "
+                    f"batch_size={self.batch_size!r})."
+                )
+            warnings.warn(
+                "The batch_size parameter of ShapleyValuator was renamed draws_per_task in "
+                "0.1 and will be removed in 0.2; pass draws_per_task instead.",
+                FutureWarning,
+                stacklevel=3,  # fit's caller (under the _fit_context wrapper)
+            )
         return self._fit_selector(X, y, X_val, y_val)
+
+    def _draws_per_task(self):
+        """``draws_per_task``, or the deprecated ``batch_size`` when that was given."""
+        return self.draws_per_task if self.batch_size == "deprecated" else self.batch_size
 
     @property
     def scores_(self):
@@ -332,7 +362,7 @@ class ShapleyValuator(BaseRowSelector):
                     max_time=self.max_time,
                     tol=self.tol,
                     stopping=self.stopping,
-                    batch_size=self.batch_size,
+                    draws_per_task=self._draws_per_task(),
                     n_jobs=self.n_jobs,
                     random_state=self.random_state,
                     verbose=self.verbose,

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import threadpoolctl
 from scipy.special import beta as beta_fn
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -321,7 +322,7 @@ def test_time_budget_is_kept(method):
 
     start = time.perf_counter()
     res = sampled_values(
-        slow, 30, sampler(method), tol=0.0, max_iter=10**7, max_time=0.3, batch_size=3
+        slow, 30, sampler(method), tol=0.0, max_iter=10**7, max_time=0.3, draws_per_task=3
     )
     assert res.status == "max_time" and 0 < res.n_iter < 10**7
     assert time.perf_counter() - start < 5.0  # the deadline also stops the workers
@@ -369,7 +370,7 @@ def binary():
 def test_deterministic_for_any_n_jobs(binary, method):
     X, y = binary
     kw = dict(method=method, max_iter=6 if method == "tmc" else 128, random_state=7)
-    kw["batch_size"] = 2 if method == "tmc" else 32  # several batches
+    kw["draws_per_task"] = 2 if method == "tmc" else 32  # several batches
     a = ShapleyValuator(LogisticRegression(), n_jobs=1, **kw).fit(X, y)
     b = ShapleyValuator(LogisticRegression(), n_jobs=2, **kw).fit(X, y)
     c = ShapleyValuator(LogisticRegression(), n_jobs=1, **kw).fit(X, y)
@@ -386,7 +387,7 @@ def test_deterministic_for_any_n_jobs(binary, method):
 
 def test_stopping_point_does_not_depend_on_n_jobs(binary):
     X, y = binary
-    kw = dict(method="banzhaf", tol=0.02, max_iter=10_000, random_state=0, batch_size=16)
+    kw = dict(method="banzhaf", tol=0.02, max_iter=10_000, random_state=0, draws_per_task=16)
     a = ShapleyValuator(LogisticRegression(), n_jobs=1, **kw).fit(X, y)
     b = ShapleyValuator(LogisticRegression(), n_jobs=2, **kw).fit(X, y)
     assert a.converged_ and a.n_iter_ == b.n_iter_ and a.n_iter_ < 10_000
@@ -395,7 +396,7 @@ def test_stopping_point_does_not_depend_on_n_jobs(binary):
 
 def _dask_equals_loky(X, y, processes):
     distributed = pytest.importorskip("distributed")
-    kw = dict(method="tmc", max_iter=8, batch_size=2, random_state=3)
+    kw = dict(method="tmc", max_iter=8, draws_per_task=2, random_state=3)
     loky = ShapleyValuator(LogisticRegression(), n_jobs=2, **kw).fit(X, y)
     with (
         distributed.LocalCluster(
@@ -613,7 +614,7 @@ def test_sampled_values_pinned_for_a_fixed_seed(method):
         8,
         sampler(method, truncation_tol=0.05),
         max_iter=200 if method == "banzhaf" else 40,
-        batch_size=32 if method == "banzhaf" else 7,  # several batches, a short last one
+        draws_per_task=32 if method == "banzhaf" else 7,  # several batches, a short last one
         tol=0.0,
         random_state=0,
     )
@@ -662,7 +663,7 @@ def test_valuator_values_pinned_for_a_fixed_seed(method):
         GaussianNB(),
         method=method,
         max_iter=64 if method == "banzhaf" else 6,
-        batch_size=16 if method == "banzhaf" else 2,
+        draws_per_task=16 if method == "banzhaf" else 2,
         budget=3,
         random_state=0,
     ).fit(X, y)
@@ -725,3 +726,26 @@ def test_parameters_are_validated_once_per_fit(binary, monkeypatch):
     est.fit_resample(X, y)
     make_pipeline(StandardScaler(), est).fit(X, y)
     assert calls == ["ShapleyValuator"] * 3
+
+
+def test_batch_size_is_a_deprecated_alias_of_draws_per_task(binary):
+    X, y = binary
+    kw = dict(method="tmc", max_iter=6, random_state=7)
+    new = ShapleyValuator(LogisticRegression(), draws_per_task=2, **kw).fit(X, y)
+    old = ShapleyValuator(LogisticRegression(), batch_size=2, **kw)
+    assert old.get_params()["batch_size"] == 2 and clone(old).batch_size == 2
+    with pytest.warns(FutureWarning, match="renamed draws_per_task") as record:
+        old.fit(X, y)
+    assert record[0].filename == __file__  # points at the caller of fit
+    np.testing.assert_array_equal(old.values_, new.values_)
+    assert not np.array_equal(
+        old.values_, ShapleyValuator(LogisticRegression(), **kw).fit(X, y).values_
+    )  # "auto" is another stream: the alias is really used
+    with pytest.raises(ValueError, match="pass only draws_per_task"):
+        ShapleyValuator(batch_size=2, draws_per_task=3).fit(X, y)
+    with pytest.raises(ValueError, match="batch_size"):
+        ShapleyValuator(batch_size=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default warns about nothing
+        ShapleyValuator(GaussianNB(), method="banzhaf", max_iter=8).fit(X, y)
+    assert "batch_size" not in repr(ShapleyValuator())

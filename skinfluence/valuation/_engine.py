@@ -48,7 +48,7 @@ __all__ = [
 
 #: Largest number of rows :func:`exact_values` enumerates (2^20 ≈ 10^6 fits).
 EXACT_MAX_N = 20
-#: Utility evaluations a task aims at when ``batch_size="auto"``.
+#: Utility evaluations a task aims at when ``draws_per_task="auto"``.
 _FITS_PER_TASK = 64
 
 
@@ -122,7 +122,7 @@ def _sampling_task(sampler, utility, n, seed, size, u_empty, u_full, deadline):
     return out
 
 
-def _auto_batch_size(fits_per_draw: float) -> int:
+def _auto_draws_per_task(fits_per_draw: float) -> int:
     return max(1, math.ceil(_FITS_PER_TASK / max(fits_per_draw, 1.0)))
 
 
@@ -150,7 +150,7 @@ def sampled_values(
     max_time: float | None = None,
     tol: float = 0.01,
     stopping="stderr",
-    batch_size="auto",
+    draws_per_task="auto",
     n_jobs: int | None = None,
     random_state=None,
     verbose: int = 0,
@@ -177,9 +177,10 @@ def sampled_values(
         (``"stderr"``) or of ``R̂ − 1`` (``"gelman_rubin"``).
     stopping : {"stderr", "gelman_rubin"} or callable, default="stderr"
         The convergence rule (see :mod:`skinfluence.valuation._stopping`).
-    batch_size : int or "auto", default="auto"
-        Draws per joblib task; ``"auto"`` aims at about 64 fits per task. Part of
-        the random stream: change it and the draws change.
+    draws_per_task : int or "auto", default="auto"
+        Draws (permutations or subsets) per joblib task, the size of a batch;
+        ``"auto"`` aims at about 64 fits per task. Part of the random stream: change it
+        and the draws change.
     n_jobs : int or None, default=None
         Passed to joblib.
     random_state : int, RandomState instance or None, default=None
@@ -212,7 +213,10 @@ def sampled_values(
     u_empty = float(utility(np.arange(0, dtype=np.intp)))
     sampler.warn_utility_range(u_empty, u_full)
     moments = sampler.moments(n)
-    size = _auto_batch_size(sampler.fits_per_draw(n)) if batch_size == "auto" else int(batch_size)
+    if draws_per_task == "auto":
+        size = _auto_draws_per_task(sampler.fits_per_draw(n))
+    else:
+        size = int(draws_per_task)
     n_batches = math.ceil(max_iter / size)
     sizes = [size] * (n_batches - 1) + [max_iter - size * (n_batches - 1)]
 
