@@ -334,10 +334,10 @@ def value_methods(X, y, Xv, yv, seconds, seed, methods):
                 scores = influence_scores(lr().fit(X, y), X, y, Xv, yv, method=name)
             elif name == "knn":
                 est = ShapleyValuator(KNeighborsClassifier(5), method="knn", budget=0, n_jobs=2)
-                scores = est.fit(X, y, X_val=Xv, y_val=yv).scores_
+                scores = -est.fit(X, y, X_val=Xv, y_val=yv).values_
             elif name == "loo":
                 est = ShapleyValuator(lr(), method="loo", budget=0, n_jobs=2)
-                scores = est.fit(X, y, X_val=Xv, y_val=yv).scores_
+                scores = -est.fit(X, y, X_val=Xv, y_val=yv).values_
                 note = f"{est.n_evaluations_} fits"
             else:
                 method, trunc = {
@@ -357,7 +357,7 @@ def value_methods(X, y, Xv, yv, seconds, seed, methods):
                     n_jobs=2,
                     random_state=seed,
                 )
-                scores = est.fit(X, y, X_val=Xv, y_val=yv).scores_
+                scores = -est.fit(X, y, X_val=Xv, y_val=yv).values_
                 unit = "subsets" if method == "banzhaf" else "permutations"
                 note = (
                     f"{est.n_iter_} {unit}, {est.n_evaluations_} fits, "

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import _fit_context
 from sklearn.metrics import get_scorer_names
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 
 from ._base import BaseRowSelector
 from .exceptions import UnsupportedModelError
 from .valuation import (
     EXACT_MAX_N,
+    BetaSampler,
     ModelUtility,
+    MSRSampler,
+    PermutationSampler,
     ValuationResult,
     exact_values,
     knn_shapley,
@@ -93,9 +98,15 @@ class ShapleyValuator(BaseRowSelector):
         0. ``None`` disables truncation (unbiased, slower).
     beta_params : tuple of two floats, default=(16.0, 1.0)
         ``(α, β)`` of ``method="beta"``; ``(1, 1)`` is Shapley.
-    batch_size : int or "auto", default="auto"
-        Permutations or subsets per joblib task; ``"auto"`` aims at about 64 fits per
-        task. It fixes the random stream: results depend on it, not on ``n_jobs``.
+    draws_per_task : int or "auto", default="auto"
+        Permutations (``tmc``, ``beta``) or subsets (``banzhaf``) per joblib task;
+        ``"auto"`` aims at about 64 fits per task. It fixes the random stream: results
+        depend on it, not on ``n_jobs``.
+    batch_size : int or "auto"
+        Former name of ``draws_per_task``.
+
+        .. deprecated:: 0.1
+           ``batch_size`` was renamed ``draws_per_task`` and will be removed in 0.2.
     cache : bool, default=False
         Remember the utility of subsets already seen (within a process).
     n_jobs : int or None, default=None
@@ -115,8 +126,6 @@ class ShapleyValuator(BaseRowSelector):
     values_stderr_ : ndarray of shape (n_samples,)
         Standard error of each value (0 for ``loo``, ``knn`` and ``exact``; ``nan``
         on held-out rows).
-    scores_ : ndarray of shape (n_samples,)
-        ``-values_``: the row-selector score, highest dropped first.
     n_iter_ : int
         Permutations (``tmc``, ``beta``) or subsets (``banzhaf``) sampled; subsets
         fitted for ``loo`` and ``exact``; 1 for ``knn`` (one closed-form pass).
@@ -152,6 +161,10 @@ class ShapleyValuator(BaseRowSelector):
     ``with joblib.parallel_backend("dask"): valuator.fit(X, y)`` with a
     ``dask.distributed.Client`` connected.
 
+    .. deprecated:: 0.1
+       ``scores_`` (``-values_``) is deprecated and will be removed in 0.2: read
+       ``values_`` (higher = more valuable; ``budget`` drops the lowest first).
+
     Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
@@ -168,6 +181,9 @@ class ShapleyValuator(BaseRowSelector):
     (20, (569,))
     """
 
+    _result_attribute = "values_"
+    _drop_highest = False  # budget drops the lowest-valued rows
+
     _parameter_constraints: dict = {
         **BaseRowSelector._parameter_constraints,
         "estimator": BaseRowSelector._parameter_constraints["estimator"] + [None],
@@ -180,7 +196,12 @@ class ShapleyValuator(BaseRowSelector):
         "stopping": [StrOptions({"stderr", "gelman_rubin"})],
         "truncation_tol": [Interval(Real, 0, None, closed="left"), None],
         "beta_params": [tuple, list],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "draws_per_task": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            Hidden(StrOptions({"deprecated"})),
+        ],
         "cache": ["boolean"],
         "n_jobs": [Integral, None],
     }
@@ -200,7 +221,8 @@ class ShapleyValuator(BaseRowSelector):
         stopping="stderr",
         truncation_tol=0.01,
         beta_params=(16.0, 1.0),
-        batch_size="auto",
+        draws_per_task="auto",
+        batch_size="deprecated",
         cache=False,
         n_jobs=None,
         random_state=None,
@@ -218,6 +240,7 @@ class ShapleyValuator(BaseRowSelector):
         self.stopping = stopping
         self.truncation_tol = truncation_tol
         self.beta_params = beta_params
+        self.draws_per_task = draws_per_task
         self.batch_size = batch_size
         self.cache = cache
         self.n_jobs = n_jobs
@@ -230,6 +253,7 @@ class ShapleyValuator(BaseRowSelector):
             tags.classifier_tags.multi_label = False  # one target column, always
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, X_val=None, y_val=None):
         """Value the training rows, drop the ``budget`` least valuable, refit.
 
@@ -251,18 +275,36 @@ class ShapleyValuator(BaseRowSelector):
         self : ShapleyValuator
             The fitted valuator.
         """
-        self._fit_selector(X, y, X_val, y_val)
-        valued = ~np.isnan(self.scores_)
-        result = self._result
-        del self._result
-        self.values_ = np.full(len(self.scores_), np.nan)
-        self.values_[valued] = result.values
-        self.values_stderr_ = np.full(len(self.scores_), np.nan)
-        self.values_stderr_[valued] = result.stderr
-        self.n_iter_ = int(result.n_iter)
-        self.n_evaluations_ = int(result.n_evaluations)
-        self.converged_ = bool(result.converged)
-        return self
+        if self.batch_size != "deprecated":
+            if self.draws_per_task != "auto":
+                raise ValueError(
+                    "batch_size is the former name of draws_per_task; pass only "
+                    f"draws_per_task (got draws_per_task={self.draws_per_task!r} and "
+                    f"batch_size={self.batch_size!r})."
+                )
+            warnings.warn(
+                "The batch_size parameter of ShapleyValuator was renamed draws_per_task in "
+                "0.1 and will be removed in 0.2; pass draws_per_task instead.",
+                FutureWarning,
+                stacklevel=3,  # fit's caller (under the _fit_context wrapper)
+            )
+        return self._fit_selector(X, y, X_val, y_val)
+
+    def _draws_per_task(self):
+        """``draws_per_task``, or the deprecated ``batch_size`` when that was given."""
+        return self.draws_per_task if self.batch_size == "deprecated" else self.batch_size
+
+    @property
+    def scores_(self):
+        """Deprecated: ``-values_``; will be removed in 0.2, read ``values_`` instead."""
+        values = self.values_  # AttributeError before fit, as for any fitted attribute
+        warnings.warn(
+            "ShapleyValuator.scores_ is deprecated and will be removed in 0.2; use values_ "
+            "(scores_ is -values_: higher values_ = more valuable, the lowest are dropped).",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return -values
 
     def _check_beta_params(self) -> tuple[float, float]:
         params = tuple(self.beta_params)
@@ -272,9 +314,17 @@ class ShapleyValuator(BaseRowSelector):
             )
         return float(params[0]), float(params[1])
 
+    def _sampler(self):
+        """The sampler object of a sampled ``method`` ("tmc", "beta" or "banzhaf")."""
+        if self.method == "tmc":
+            return PermutationSampler(truncation_tol=self.truncation_tol)
+        if self.method == "beta":
+            return BetaSampler(*self._check_beta_params(), truncation_tol=self.truncation_tol)
+        return MSRSampler()
+
     def _score_rows(self, rows):
         X, y, X_val, y_val = rows.X_scored, rows.y_scored, rows.X_val, rows.y_val
-        beta_params = self._check_beta_params()
+        self._check_beta_params()  # for every method, as a parameter check
         inner = self._inner()
         n = X.shape[0]
         start = time.perf_counter()
@@ -307,14 +357,12 @@ class ShapleyValuator(BaseRowSelector):
                 result = sampled_values(
                     utility,
                     n,
-                    self.method,
+                    self._sampler(),
                     max_iter=self.max_iter,
                     max_time=self.max_time,
                     tol=self.tol,
                     stopping=self.stopping,
-                    truncation_tol=self.truncation_tol,
-                    beta_params=beta_params,
-                    batch_size=self.batch_size,
+                    draws_per_task=self._draws_per_task(),
                     n_jobs=self.n_jobs,
                     random_state=self.random_state,
                     verbose=self.verbose,
@@ -324,8 +372,12 @@ class ShapleyValuator(BaseRowSelector):
             f"{result.n_iter} iterations, status {result.status}, "
             f"{time.perf_counter() - start:.2f}s"
         )
-        self._result = result
-        return -result.values
+        self.values_stderr_ = np.full(len(rows.y), np.nan)
+        self.values_stderr_[rows.scored] = result.stderr
+        self.n_iter_ = int(result.n_iter)
+        self.n_evaluations_ = int(result.n_evaluations)
+        self.converged_ = bool(result.converged)
+        return result.values  # the base stores them in values_ (nan on held-out rows)
 
     def _knn(self, inner, X, y, X_val, y_val):
         if not isinstance(inner, KNeighborsClassifier):

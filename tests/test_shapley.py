@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import threadpoolctl
 from scipy.special import beta as beta_fn
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -29,8 +30,11 @@ import skinfluence
 from skinfluence import ShapleyValuator, UnsupportedModelError
 from skinfluence.valuation import (
     EXACT_MAX_N,
+    BetaSampler,
     KNNUtility,
     ModelUtility,
+    MSRSampler,
+    PermutationSampler,
     exact_values,
     gelman_rubin,
     knn_shapley,
@@ -83,6 +87,15 @@ def unanimity_value(T, n, kind, alpha=1.0, beta=1.0):
     out = np.zeros(n)
     out[list(T)] = share
     return out
+
+
+def sampler(method, truncation_tol=0.01):
+    """The sampler of a ShapleyValuator method, with its default Beta(16, 1)."""
+    if method == "tmc":
+        return PermutationSampler(truncation_tol)
+    if method == "beta":
+        return BetaSampler(16.0, 1.0, truncation_tol)
+    return MSRSampler()
 
 
 def nonlinear_game(n=8, seed=0):
@@ -139,7 +152,7 @@ def test_shapley_efficiency():
     res = exact_values(game, 8)
     assert abs(res.values.sum() - (game(np.arange(8)) - game(np.arange(0)))) < 1e-12
     # every untruncated permutation telescopes to u(N) - u(∅)
-    tmc = sampled_values(game, 8, "tmc", max_iter=37, truncation_tol=None, random_state=0)
+    tmc = sampled_values(game, 8, sampler("tmc", None), max_iter=37, random_state=0)
     assert abs(tmc.values.sum() - (tmc.u_full - tmc.u_empty)) < 1e-12
 
 
@@ -153,10 +166,9 @@ def test_samplers_converge_to_exact_within_stderr(method, kind):
     res = sampled_values(
         game,
         n,
-        method,
+        sampler(method, truncation_tol=None),
         tol=0.01,
         max_iter=200_000,
-        truncation_tol=None,
         random_state=0,
     )
     assert res.converged and res.stderr.max() <= 0.01
@@ -183,7 +195,8 @@ def test_exact_valuator_efficiency_and_orientation():
     est = ShapleyValuator(GaussianNB(), method="exact", budget=3).fit(Xtr, ytr, X_val=Xv, y_val=yv)
     u = ModelUtility(GaussianNB(), Xtr, ytr, Xv, yv)
     assert abs(est.values_.sum() - (u(np.arange(10)) - u.default_score_)) < 1e-12
-    np.testing.assert_array_equal(est.scores_, -est.values_)
+    with pytest.warns(FutureWarning, match="scores_ is deprecated.*use values_"):
+        np.testing.assert_array_equal(est.scores_, -est.values_)
     np.testing.assert_array_equal(est.values_stderr_, 0.0)
     lowest = np.argsort(est.values_, kind="stable")[:3]
     np.testing.assert_array_equal(est.trimmed_indices_, lowest)
@@ -289,15 +302,15 @@ def test_failed_fits_warn():
 def test_stopping_rules_and_budgets():
     game = nonlinear_game(8)
     gr = sampled_values(
-        game, 8, "tmc", stopping="gelman_rubin", tol=0.01, max_iter=50_000, truncation_tol=None
+        game, 8, sampler("tmc", None), stopping="gelman_rubin", tol=0.01, max_iter=50_000
     )
     assert gr.converged and gr.status == "converged"
     from skinfluence.valuation._stopping import SampleMoments
 
     assert gelman_rubin(SampleMoments(8)).tolist() == [np.inf] * 8
-    capped = sampled_values(game, 8, "tmc", tol=0.0, max_iter=30, random_state=0)
+    capped = sampled_values(game, 8, sampler("tmc"), tol=0.0, max_iter=30, random_state=0)
     assert not capped.converged and capped.status == "max_iter" and capped.n_iter == 30
-    timed = sampled_values(game, 8, "banzhaf", tol=0.0, max_iter=10**9, max_time=0.2)
+    timed = sampled_values(game, 8, MSRSampler(), tol=0.0, max_iter=10**9, max_time=0.2)
     assert timed.status == "max_time" and not timed.converged and timed.n_iter < 10**9
 
 
@@ -308,7 +321,9 @@ def test_time_budget_is_kept(method):
         return float(len(S))
 
     start = time.perf_counter()
-    res = sampled_values(slow, 30, method, tol=0.0, max_iter=10**7, max_time=0.3, batch_size=3)
+    res = sampled_values(
+        slow, 30, sampler(method), tol=0.0, max_iter=10**7, max_time=0.3, draws_per_task=3
+    )
     assert res.status == "max_time" and 0 < res.n_iter < 10**7
     assert time.perf_counter() - start < 5.0  # the deadline also stops the workers
 
@@ -355,7 +370,7 @@ def binary():
 def test_deterministic_for_any_n_jobs(binary, method):
     X, y = binary
     kw = dict(method=method, max_iter=6 if method == "tmc" else 128, random_state=7)
-    kw["batch_size"] = 2 if method == "tmc" else 32  # several batches
+    kw["draws_per_task"] = 2 if method == "tmc" else 32  # several batches
     a = ShapleyValuator(LogisticRegression(), n_jobs=1, **kw).fit(X, y)
     b = ShapleyValuator(LogisticRegression(), n_jobs=2, **kw).fit(X, y)
     c = ShapleyValuator(LogisticRegression(), n_jobs=1, **kw).fit(X, y)
@@ -372,7 +387,7 @@ def test_deterministic_for_any_n_jobs(binary, method):
 
 def test_stopping_point_does_not_depend_on_n_jobs(binary):
     X, y = binary
-    kw = dict(method="banzhaf", tol=0.02, max_iter=10_000, random_state=0, batch_size=16)
+    kw = dict(method="banzhaf", tol=0.02, max_iter=10_000, random_state=0, draws_per_task=16)
     a = ShapleyValuator(LogisticRegression(), n_jobs=1, **kw).fit(X, y)
     b = ShapleyValuator(LogisticRegression(), n_jobs=2, **kw).fit(X, y)
     assert a.converged_ and a.n_iter_ == b.n_iter_ and a.n_iter_ < 10_000
@@ -381,7 +396,7 @@ def test_stopping_point_does_not_depend_on_n_jobs(binary):
 
 def _dask_equals_loky(X, y, processes):
     distributed = pytest.importorskip("distributed")
-    kw = dict(method="tmc", max_iter=8, batch_size=2, random_state=3)
+    kw = dict(method="tmc", max_iter=8, draws_per_task=2, random_state=3)
     loky = ShapleyValuator(LogisticRegression(), n_jobs=2, **kw).fit(X, y)
     with (
         distributed.LocalCluster(
@@ -448,7 +463,8 @@ def test_fitted_attributes_and_refit(binary):
     ).fit(X, y)
     held_out = np.isnan(est.values_)
     assert held_out.sum() == 16 and np.array_equal(held_out, np.isnan(est.values_stderr_))
-    np.testing.assert_array_equal(est.scores_, -est.values_)
+    with pytest.warns(FutureWarning, match="scores_ is deprecated.*use values_"):
+        np.testing.assert_array_equal(est.scores_, -est.values_)
     trimmed = est.values_[est.trimmed_indices_]
     assert np.all(np.diff(trimmed) >= 0)  # lowest value first
     kept = np.setdiff1d(np.flatnonzero(~held_out), est.trimmed_indices_)
@@ -567,3 +583,169 @@ def test_combinations_helper_sanity():
         for S in combinations(range(1, n), k)
     )
     assert np.isclose(direct, unanimity_value(T, n, "beta", 3.0, 2.0)[0], atol=1e-12)
+
+
+# -- values pinned for fixed seeds (a refactoring must not change the random streams) -------
+PINNED_GAME = {
+    # method: (values, n_iter, n_evaluations) of nonlinear_game(8), random_state=0
+    "tmc": (
+        [0.33549353566269646, 0.19026183939819957, 0.5856348352405439, 0.3204627173070046,
+         -0.00676680765692469, 0.456464223364993, 0.7086250168315615, 0.6654284476191243],
+        40, 281,
+    ),
+    "beta": (
+        [0.2652839215452956, -0.0186467390857177, 0.33685091569661696, 0.15444338116995818,
+         -0.41401635300155004, 0.3535882002821704, 0.8513228354241846, 0.6568935266493037],
+        40, 54,
+    ),
+    "banzhaf": (
+        [0.3153393645316416, 0.35797061503277794, 0.4703816807241685, 0.41218498755724764,
+         -0.009921003848356813, 0.4286072117168509, 0.7984343582739246, 0.6439615647379371],
+        200, 201,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["tmc", "beta", "banzhaf"])
+def test_sampled_values_pinned_for_a_fixed_seed(method):
+    values, n_iter, n_evaluations = PINNED_GAME[method]
+    res = sampled_values(
+        nonlinear_game(8),
+        8,
+        sampler(method, truncation_tol=0.05),
+        max_iter=200 if method == "banzhaf" else 40,
+        draws_per_task=32 if method == "banzhaf" else 7,  # several batches, a short last one
+        tol=0.0,
+        random_state=0,
+    )
+    np.testing.assert_allclose(res.values, values, rtol=1e-12, atol=1e-15)
+    assert (res.n_iter, res.n_evaluations) == (n_iter, n_evaluations)
+
+
+_ = np.nan
+PINNED_VALUATOR = {
+    # method: (values_ of GaussianNB, n_evaluations_, trimmed_indices_); tmc's in units of
+    # 1/48 (accuracy on 8 validation rows, averaged over 6 permutations)
+    "tmc": (
+        [-1, -2, 0, 0, _, 0, _, _, _, 0, 0, 1, 0, 2, _, -1, 0, -1, 0, 3, 2, 0, 2, 0, 1, _,
+         -1, 0, -1, _, _, 1, 2, -1, 0, 1, -1, 3, 2, 1],
+        164, [1, 0, 15],
+    ),
+    "beta": (
+        [0, 0, 0, 0, _, 0, _, _, _, 0, 0, 0.2269503546099291, 0, 0, _, 0, 0, 0, 0, 0,
+         0.4539007092198582, 0, 0, 0, 0, _, -0.4539007092198582, 0, 0.4539007092198582, _, _,
+         0, 0, 0, 0, 0, 0, 0, 0, 0.2269503546099291],
+        18, [26, 0, 1],
+    ),
+    "banzhaf": (
+        [0.02333822091886608, -0.0003694581280788284, 0.019362745098039216,
+         -0.019483805668016198, _, 0.05857843137254903, _, _, _, -0.0048076923076923045,
+         -0.02333822091886608, -0.023275862068965515, -0.025512820512820514,
+         0.025512820512820514, _, 0.00012218963831867047, -0.00794232649071358,
+         -0.015394088669950734, -0.0032894736842105227, 0.00794232649071358,
+         0.031896551724137925, 0.011386639676113364, 0.02333822091886608, -0.01953125,
+         0.019345238095238103, _, 0.01171875, -0.008251231527093596, -0.00794232649071358, _,
+         _, 0.028273809523809527, 0.012009803921568626, -0.03515625, -0.01613300492610837,
+         -0.04692118226600985, 0.023275862068965515, 0.0076979472140762395,
+         0.004464285714285712, 0.003676470588235295],
+        65, [35, 33, 12],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["tmc", "beta", "banzhaf"])
+def test_valuator_values_pinned_for_a_fixed_seed(method):
+    values, n_evaluations, trimmed = PINNED_VALUATOR[method]
+    if method == "tmc":
+        values = np.array(values) / 48
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    est = ShapleyValuator(
+        GaussianNB(),
+        method=method,
+        max_iter=64 if method == "banzhaf" else 6,
+        draws_per_task=16 if method == "banzhaf" else 2,
+        budget=3,
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_allclose(est.values_, values, rtol=1e-12, atol=1e-15)
+    assert est.n_evaluations_ == n_evaluations
+    assert est.trimmed_indices_.tolist() == trimmed
+
+
+def test_samplers_are_objects():
+    import pickle
+
+    game = nonlinear_game(6)
+    with pytest.raises(TypeError, match="PermutationSampler"):
+        sampled_values(game, 6, "tmc")
+    with pytest.raises(ValueError, match="alpha, beta > 0"):
+        sampled_values(game, 6, BetaSampler(0.0, 1.0))
+    with pytest.raises(ValueError, match="truncation_tol"):
+        sampled_values(game, 6, PermutationSampler(truncation_tol=-1.0))
+    beta = BetaSampler(4.0, 2.0, truncation_tol=None)
+    assert repr(beta) == "BetaSampler(alpha=4.0, beta=2.0, truncation_tol=None)"
+    assert repr(MSRSampler()) == "MSRSampler()"
+    again = pickle.loads(pickle.dumps(beta))  # they travel to the workers
+    a = sampled_values(game, 6, beta, max_iter=20, random_state=1)
+    b = sampled_values(game, 6, again, max_iter=20, random_state=1)
+    np.testing.assert_array_equal(a.values, b.values)
+    # the valuator's methods map to these samplers
+    est = ShapleyValuator(method="beta", beta_params=(4, 2), truncation_tol=None)
+    assert repr(est._sampler()) == repr(beta)
+    assert isinstance(ShapleyValuator(method="banzhaf")._sampler(), MSRSampler)
+
+
+def test_scores_is_a_deprecated_alias_of_minus_values(binary):
+    X, y = binary
+    est = ShapleyValuator(GaussianNB(), method="loo", budget=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not hasattr(est, "scores_")  # unfitted: no attribute, no warning
+        est.fit(X, y)
+    assert "scores_" not in vars(est)  # one attribute per idea: values_
+    with pytest.warns(FutureWarning, match="removed in 0.2; use values_"):
+        scores = est.scores_
+    np.testing.assert_array_equal(scores, -est.values_)
+    with pytest.raises(AttributeError):
+        est.scores_ = scores  # read-only
+
+
+def test_parameters_are_validated_once_per_fit(binary, monkeypatch):
+    X, y = binary
+    calls = []
+    validate = ShapleyValuator._validate_params
+
+    def counting(self):
+        calls.append(type(self).__name__)
+        return validate(self)
+
+    monkeypatch.setattr(ShapleyValuator, "_validate_params", counting)
+    est = ShapleyValuator(GaussianNB(), method="banzhaf", max_iter=16, random_state=0)
+    est.fit(X, y)
+    assert calls == ["ShapleyValuator"]
+    est.fit_resample(X, y)
+    make_pipeline(StandardScaler(), est).fit(X, y)
+    assert calls == ["ShapleyValuator"] * 3
+
+
+def test_batch_size_is_a_deprecated_alias_of_draws_per_task(binary):
+    X, y = binary
+    kw = dict(method="tmc", max_iter=6, random_state=7)
+    new = ShapleyValuator(LogisticRegression(), draws_per_task=2, **kw).fit(X, y)
+    old = ShapleyValuator(LogisticRegression(), batch_size=2, **kw)
+    assert old.get_params()["batch_size"] == 2 and clone(old).batch_size == 2
+    with pytest.warns(FutureWarning, match="renamed draws_per_task") as record:
+        old.fit(X, y)
+    assert record[0].filename == __file__  # points at the caller of fit
+    np.testing.assert_array_equal(old.values_, new.values_)
+    assert not np.array_equal(
+        old.values_, ShapleyValuator(LogisticRegression(), **kw).fit(X, y).values_
+    )  # "auto" is another stream: the alias is really used
+    with pytest.raises(ValueError, match="pass only draws_per_task"):
+        ShapleyValuator(batch_size=2, draws_per_task=3).fit(X, y)
+    with pytest.raises(ValueError, match="batch_size"):
+        ShapleyValuator(batch_size=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default warns about nothing
+        ShapleyValuator(GaussianNB(), method="banzhaf", max_iter=8).fit(X, y)
+    assert "batch_size" not in repr(ShapleyValuator())

@@ -10,33 +10,45 @@ is its estimator face.
   ``u(sorted_indices) -> float``.
 * Exact: :func:`exact_values` (enumeration, ``n ≤ EXACT_MAX_N``), :func:`loo_values`,
   :func:`knn_shapley` (closed form).
-* Sampled: :func:`sampled_values` — ``"tmc"``, ``"beta"``, ``"banzhaf"`` with the
-  ``"stderr"`` or ``"gelman_rubin"`` stopping rule, ``max_iter`` and ``max_time``.
+* Samplers: :class:`PermutationSampler` (truncated Monte Carlo Shapley),
+  :class:`BetaSampler` (Beta(α, β) Shapley by weighted permutations), :class:`MSRSampler`
+  (Banzhaf by maximum sample reuse); each draws a batch and makes the estimate of its
+  draws (:class:`BaseSampler`).
+* Sampled: :func:`sampled_values` — a sampler with the ``"stderr"`` or
+  ``"gelman_rubin"`` stopping rule, ``max_iter`` and ``max_time``.
 """
 
 from ._engine import (
     EXACT_MAX_N,
-    SAMPLED_METHODS,
     ValuationResult,
     exact_values,
     loo_values,
     sampled_values,
 )
 from ._knn import KNNUtility, knn_shapley, sorted_neighbours
-from ._samplers import TRUNCATION_PATIENCE
+from ._samplers import (
+    TRUNCATION_PATIENCE,
+    BaseSampler,
+    BetaSampler,
+    MSRSampler,
+    PermutationSampler,
+)
 from ._stopping import MIN_SAMPLES, N_CHAINS, GelmanRubinRule, StandardErrorRule, gelman_rubin
 from ._utility import CACHE_MAX_ENTRIES, ModelUtility
 from ._weights import SEMIVALUES, permutation_importance, semivalue_weights
 
 __all__ = [
+    "BaseSampler",
+    "BetaSampler",
     "CACHE_MAX_ENTRIES",
     "EXACT_MAX_N",
     "GelmanRubinRule",
     "KNNUtility",
     "MIN_SAMPLES",
+    "MSRSampler",
     "ModelUtility",
     "N_CHAINS",
-    "SAMPLED_METHODS",
+    "PermutationSampler",
     "SEMIVALUES",
     "StandardErrorRule",
     "TRUNCATION_PATIENCE",

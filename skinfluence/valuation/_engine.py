@@ -33,14 +33,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
 from ._progress import Progress
-from ._samplers import msr_batch, permutation_batch
-from ._stopping import N_CHAINS, GroupMoments, SampleMoments, make_rule
+from ._samplers import BaseSampler
+from ._stopping import N_CHAINS, make_rule
 from ._utility import strict_full_value, worker_copy
-from ._weights import permutation_importance, semivalue_weights
+from ._weights import semivalue_weights
 
 __all__ = [
     "EXACT_MAX_N",
-    "SAMPLED_METHODS",
     "ValuationResult",
     "exact_values",
     "loo_values",
@@ -49,9 +48,7 @@ __all__ = [
 
 #: Largest number of rows :func:`exact_values` enumerates (2^20 ≈ 10^6 fits).
 EXACT_MAX_N = 20
-#: Methods of :func:`sampled_values`.
-SAMPLED_METHODS = ("tmc", "beta", "banzhaf")
-#: Utility evaluations a task aims at when ``batch_size="auto"``.
+#: Utility evaluations a task aims at when ``draws_per_task="auto"``.
 _FITS_PER_TASK = 64
 
 
@@ -114,32 +111,46 @@ def _entropy(random_state) -> int:
 
 
 # -- sampling ----------------------------------------------------------------------------
-def _sampling_task(kind, utility, n, seed, size, kwargs):
+def _sampling_task(sampler, utility, n, seed, size, u_empty, u_full, deadline):
     local = worker_copy(utility)
     rng = np.random.default_rng(seed)
-    batch = permutation_batch if kind == "permutation" else msr_batch
-    out = _quiet(batch, local, n, rng, size, **kwargs)
+    out = _quiet(
+        sampler.draw_batch, local, n, rng, size, u_empty=u_empty, u_full=u_full, deadline=deadline
+    )
     out["n_failed"] = getattr(local, "n_failed", 0)
     out["first_error"] = getattr(local, "first_error", None)
     return out
 
 
-def _auto_batch_size(fits_per_draw: float) -> int:
+def _auto_draws_per_task(fits_per_draw: float) -> int:
     return max(1, math.ceil(_FITS_PER_TASK / max(fits_per_draw, 1.0)))
+
+
+def _check_sampler(sampler) -> None:
+    if isinstance(sampler, BaseSampler):
+        sampler.check()
+        return
+    hint = ""
+    if isinstance(sampler, str):
+        hint = (
+            " The method names 'tmc', 'beta' and 'banzhaf' are ShapleyValuator's; here pass "
+            "PermutationSampler(truncation_tol=...), BetaSampler(alpha, beta) or MSRSampler()."
+        )
+    raise TypeError(
+        f"sampler must be a skinfluence.valuation sampler (a BaseSampler), got {sampler!r}.{hint}"
+    )
 
 
 def sampled_values(
     utility,
     n: int,
-    method: str = "tmc",
+    sampler: BaseSampler,
     *,
     max_iter: int = 1000,
     max_time: float | None = None,
     tol: float = 0.01,
     stopping="stderr",
-    truncation_tol: float | None = 0.01,
-    beta_params: tuple[float, float] = (16.0, 1.0),
-    batch_size="auto",
+    draws_per_task="auto",
     n_jobs: int | None = None,
     random_state=None,
     verbose: int = 0,
@@ -153,11 +164,12 @@ def sampled_values(
         runs in worker processes.
     n : int
         Number of rows.
-    method : {"tmc", "beta", "banzhaf"}, default="tmc"
-        Truncated Monte Carlo Shapley, Beta(α, β) Shapley by weighted permutations,
-        or Banzhaf by maximum sample reuse.
+    sampler : BaseSampler
+        How to draw and estimate: :class:`PermutationSampler` (truncated Monte Carlo
+        Shapley), :class:`BetaSampler` (Beta(α, β) Shapley by weighted permutations)
+        or :class:`MSRSampler` (Banzhaf by maximum sample reuse).
     max_iter : int, default=1000
-        Most permutations (``tmc``, ``beta``) or subsets (``banzhaf``).
+        Most draws: permutations or subsets.
     max_time : float or None, default=None
         Wall-clock budget in seconds, checked after every batch.
     tol : float, default=0.01
@@ -165,13 +177,10 @@ def sampled_values(
         (``"stderr"``) or of ``R̂ − 1`` (``"gelman_rubin"``).
     stopping : {"stderr", "gelman_rubin"} or callable, default="stderr"
         The convergence rule (see :mod:`skinfluence.valuation._stopping`).
-    truncation_tol : float or None, default=0.01
-        Permutation truncation (relative to ``|u(N)|``); ``None`` disables it.
-    beta_params : tuple of two floats, default=(16.0, 1.0)
-        ``(α, β)`` of ``method="beta"``.
-    batch_size : int or "auto", default="auto"
-        Draws per joblib task; ``"auto"`` aims at about 64 fits per task. Part of
-        the random stream: change it and the draws change.
+    draws_per_task : int or "auto", default="auto"
+        Draws (permutations or subsets) per joblib task, the size of a batch;
+        ``"auto"`` aims at about 64 fits per task. Part of the random stream: change it
+        and the draws change.
     n_jobs : int or None, default=None
         Passed to joblib.
     random_state : int, RandomState instance or None, default=None
@@ -187,15 +196,14 @@ def sampled_values(
     Examples
     --------
     >>> import numpy as np
-    >>> from skinfluence.valuation import sampled_values
+    >>> from skinfluence.valuation import PermutationSampler, sampled_values
     >>> a = np.array([1.0, 2.0, 3.0])
     >>> additive = lambda S: float(a[S].sum())
-    >>> res = sampled_values(additive, 3, "tmc", max_iter=500, random_state=0)
+    >>> res = sampled_values(additive, 3, PermutationSampler(), max_iter=500, random_state=0)
     >>> res.values.round(6).tolist(), res.converged, res.n_iter
     ([1.0, 2.0, 3.0], True, 128)
     """
-    if method not in SAMPLED_METHODS:
-        raise ValueError(f"method must be one of {SAMPLED_METHODS}, got {method!r}.")
+    _check_sampler(sampler)
     if n < 1:
         raise ValueError(f"there must be at least one row to value, got n={n}.")
     rule = make_rule(stopping, tol)
@@ -203,41 +211,12 @@ def sampled_values(
 
     u_full = strict_full_value(utility, n)
     u_empty = float(utility(np.arange(0, dtype=np.intp)))
-    if (
-        method != "banzhaf"
-        and truncation_tol is not None
-        and truncation_tol * abs(u_full) >= abs(u_full - u_empty)
-    ):
-        warnings.warn(
-            f"truncation_tol={truncation_tol} allows a gap of {truncation_tol * abs(u_full):.4g} "
-            f"to u(N)={u_full:.4g}, but u(N) - u(empty)={u_full - u_empty:.4g}: every "
-            "permutation will be cut after a handful of rows and the values are mostly "
-            "noise (typical of accuracy on imbalanced classes). Lower truncation_tol, pass "
-            "None, or use another scoring.",
-            UserWarning,
-            stacklevel=2,
-        )
-    if method == "banzhaf":
-        kind, moments = "msr", GroupMoments(n)
-        kwargs = {"shift": u_full}
-        fits_per_draw = 1.0
+    sampler.warn_utility_range(u_empty, u_full)
+    moments = sampler.moments(n)
+    if draws_per_task == "auto":
+        size = _auto_draws_per_task(sampler.fits_per_draw(n))
     else:
-        kind, moments = "permutation", SampleMoments(n)
-        importance = survival = None
-        if method == "beta":
-            alpha, beta = beta_params
-            importance = permutation_importance(n, "beta", alpha=alpha, beta=beta)
-            running_max = np.maximum.accumulate(importance[::-1])[::-1]
-            survival = running_max / running_max[0]
-        kwargs = {
-            "u_empty": u_empty,
-            "u_full": u_full,
-            "truncation_tol": truncation_tol,
-            "importance": importance,
-            "survival": survival,
-        }
-        fits_per_draw = n - 1.0 if survival is None else float(survival.sum())
-    size = _auto_batch_size(fits_per_draw) if batch_size == "auto" else int(batch_size)
+        size = int(draws_per_task)
     n_batches = math.ceil(max_iter / size)
     sizes = [size] * (n_batches - 1) + [max_iter - size * (n_batches - 1)]
 
@@ -245,16 +224,15 @@ def sampled_values(
     # the workers stop at the deadline themselves (a cut permutation is dropped), so
     # a time budget is not overrun by the batches already dispatched
     deadline = None if max_time is None else time.time() + max_time
-    kwargs["deadline"] = deadline
 
     def tasks():
         for b, s in enumerate(sizes):
             if stop[0]:
                 return
             seed = np.random.SeedSequence(entropy, spawn_key=(b,))
-            yield delayed(_sampling_task)(kind, utility, n, seed, s, kwargs)
+            yield delayed(_sampling_task)(sampler, utility, n, seed, s, u_empty, u_full, deadline)
 
-    progress = Progress(max_iter, f"{method} values", bool(verbose))
+    progress = Progress(max_iter, f"{sampler.name} values", bool(verbose))
     n_iter = n_evaluations = n_failed = 0
     first_error = None
     status = "max_iter"
