@@ -23,7 +23,7 @@ def _check_selector(estimator, attribute: str):
             f"expected a fitted InfluenceTrimmer or ShapleyValuator (or a Pipeline ending "
             f"in one), got {type(selector).__name__}."
         )
-    check_is_fitted(selector, "scores_")
+    check_is_fitted(selector, "trimmed_indices_")
     if not hasattr(selector, attribute):
         raise TypeError(
             f"{type(selector).__name__} has no {attribute}; pass a fitted ShapleyValuator, "
@@ -31,3 +31,9 @@ def _check_selector(estimator, attribute: str):
             "(e.g. -trimmer.scores_)."
         )
     return selector
+
+
+def harm_scores(selector):
+    """One number per row, highest = dropped first: a trimmer's ``scores_``, a
+    valuator's ``-values_``."""
+    return -selector.values_ if hasattr(selector, "values_") else selector.scores_

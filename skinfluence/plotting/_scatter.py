@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _check_selector, _pyplot
+from ._base import _check_selector, _pyplot, harm_scores
 
 __all__ = ["InfluenceScatterDisplay"]
 
@@ -216,11 +216,12 @@ class InfluenceScatterDisplay:
         from sklearn.pipeline import Pipeline
 
         X2 = _check_2d(X)
-        selector = _check_selector(estimator, "scores_")
+        selector = _check_selector(estimator, "trimmed_indices_")
+        scores = harm_scores(selector)
         y = np.asarray(y)
-        if len(selector.scores_) != X2.shape[0]:
+        if len(scores) != X2.shape[0]:
             raise ValueError(
-                f"the estimator was fitted on {len(selector.scores_)} rows, X has "
+                f"the estimator was fitted on {len(scores)} rows, X has "
                 f"{X2.shape[0]}; pass the rows it was fitted on."
             )
         before = clone(estimator)
@@ -252,7 +253,7 @@ class InfluenceScatterDisplay:
         return cls(
             X2,
             y,
-            selector.scores_,
+            scores,
             selector.trimmed_indices_,
             grid=(xx0, xx1),
             boundaries=boundaries,
