@@ -17,8 +17,15 @@ from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
 from ._loo import LABEL_SCORES, estimate_n_issues, label_quality, loo_confidence_scores, loo_outputs
 from ._objectives import ATTACKS, OBJECTIVES, BaseObjective, make_objective
+from ._oof import (
+    check_model_agnostic,
+    decision_proba,
+    oof_confidence_scores,
+    oof_predictions,
+    out_of_sample_output,
+)
 from ._query import QUERY_STRATEGIES, bald_scores, entropy_scores, margin_scores
-from ._registry import MEASURES, Measure, get_measure, random_scores
+from ._registry import MEASURES, Measure, get_measure, random_scores, register_measure
 from ._representer import representer_scores
 from ._self import self_scores
 from ._tracin import self_tracin_scores, tracin_scores
@@ -37,8 +44,10 @@ __all__ = [
     "Measure",
     "aggregate",
     "bald_scores",
+    "check_model_agnostic",
     "compute_scores",
     "datainf_scores",
+    "decision_proba",
     "entropy_scores",
     "estimate_label_issues",
     "estimate_n_issues",
@@ -58,9 +67,13 @@ __all__ = [
     "make_objective",
     "margin_scores",
     "metric_root",
+    "oof_confidence_scores",
+    "oof_predictions",
+    "out_of_sample_output",
     "perturbation_root",
     "query_scores",
     "random_scores",
+    "register_measure",
     "representer_scores",
     "select_parameters",
     "self_scores",

@@ -66,7 +66,8 @@ def compute_scores(
         (:func:`~skinfluence.influence.make_objective`)
     **options
         Every option a measure may declare (``scaling``, ``random_state``,
-        ``damping`` is added); the measure receives those it declares.
+        ``damping`` is added); the measure receives those it declares and that are
+        given (one not given takes the measure function's default).
 
     Returns
     -------
@@ -75,7 +76,7 @@ def compute_scores(
     """
     measure = get_measure(method)
     options["damping"] = damping
-    kwargs = {name: options[name] for name in measure.options}
+    kwargs = {name: options[name] for name in measure.options if name in options}
     if measure.inputs == "none":
         return measure.function(None, None, X, None, X_val, None, **kwargs)
     if measure.inputs == "estimator":

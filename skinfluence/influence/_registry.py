@@ -22,7 +22,15 @@ of the *unfitted* estimator, through joblib — and has the signature ::
 
     function(estimator, X, y, X_val, y_val, **options) -> (n,)
 
-with the user's labels. ``inputs="none"`` (``"random"``) gets neither.
+with the user's labels; with the option ``cache`` (a dict) it leaves the out-of-sample
+class probabilities it computed in ``cache["proba"]``, which ``budget="auto"`` reads.
+``inputs="none"`` (``"random"``) gets neither.
+
+``"oof_confidence"`` is registered here. ``"data_oob"`` is registered by the
+estimator layer (``skinfluence._trimmer``) through :func:`register_measure`: its
+engine is :func:`skinfluence.valuation.data_oob_values`, and ``valuation`` is a sibling
+of this package that it may not import. Every ``method=`` is in :data:`MEASURES` once
+``skinfluence`` is imported.
 """
 
 from __future__ import annotations
@@ -37,11 +45,19 @@ from ._gif import gif_scores
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
 from ._loo import loo_confidence_scores
+from ._oof import oof_confidence_scores
 from ._representer import representer_scores
 from ._self import self_scores
 from ._tracin import self_tracin_scores, tracin_scores
 
-__all__ = ["CURVATURES", "MEASURES", "Measure", "get_measure", "random_scores"]
+__all__ = [
+    "CURVATURES",
+    "MEASURES",
+    "Measure",
+    "get_measure",
+    "random_scores",
+    "register_measure",
+]
 
 #: How a measure uses curvature: none, a fitted solver, or a restricted solve.
 CURVATURES = ("none", "solve", "restricted")
@@ -158,9 +174,50 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure("datainf", datainf_scores, ("gradients", "layers"), "none", True, ("damping",)),
         Measure("representer", representer_scores, ("linear_head",), "none", True),
+        Measure(
+            "oof_confidence",
+            oof_confidence_scores,
+            (),
+            "none",
+            False,
+            ("label_score", "cv", "n_jobs", "random_state", "cache"),
+            inputs="estimator",
+        ),
         Measure("random", random_scores, (), "none", False, ("random_state",), inputs="none"),
     )
 }
+
+
+def register_measure(measure: Measure) -> Measure:
+    """Add ``measure`` to :data:`MEASURES` (a layer above registers what it computes).
+
+    Parameters
+    ----------
+    measure : Measure
+        A new name, or the same definition again (importing twice is harmless).
+
+    Returns
+    -------
+    Measure
+        ``measure``.
+
+    Raises
+    ------
+    ValueError
+        When another measure already has its name, or it names an unknown curvature
+        or inputs.
+    """
+    if measure.curvature not in CURVATURES:
+        raise ValueError(f"curvature must be one of {CURVATURES}, got {measure.curvature!r}.")
+    if measure.inputs not in ("adapter", "estimator", "none"):
+        raise ValueError(
+            f"inputs must be 'adapter', 'estimator' or 'none', got {measure.inputs!r}."
+        )
+    known = MEASURES.get(measure.name)
+    if known is not None and known != measure:
+        raise ValueError(f"a measure called {measure.name!r} is already registered.")
+    MEASURES[measure.name] = measure
+    return measure
 
 
 def get_measure(method: str) -> Measure:
