@@ -13,10 +13,16 @@ MODELS = {
     "ridge": "Ridge(alpha=1.0) (regression; the default)",
     "linear": "LinearRegression() (regression)",
     "sgd": 'SGDClassifier(loss="log_loss") (binary) or SGDRegressor() (regression)',
-    "knn": "KNeighborsClassifier(n_neighbors=5) ('value' only; the default of --method knn)",
+    "knn": "KNeighborsClassifier(n_neighbors=5) (classification; value's default for --method knn)",
+    "svc": "SVC() (classification, RBF kernel; scored through its decision function)",
+    "mlp": "MLPClassifier(hidden_layer_sizes=(64,), early_stopping=True, max_iter=500) "
+    "(classification)",
+    "nb": "GaussianNB() (classification)",
 }
-_CLASSIFIERS = {"logistic", "sgd", "knn"}
-CLEAN_MODELS = ("logistic", "sgd", "ridge", "linear")
+_CLASSIFIERS = {"logistic", "sgd", "knn", "svc", "mlp", "nb"}
+#: ``clean`` takes every model: those without an influence adapter (knn, svc, mlp, nb)
+#: run the model-agnostic methods (``--method auto`` picks oof_confidence).
+CLEAN_MODELS = ("logistic", "sgd", "ridge", "linear", "knn", "svc", "mlp", "nb")
 VALUE_MODELS = ("logistic", "sgd", "ridge", "linear", "knn")
 QUERY_MODELS = ("logistic", "sgd")
 _REGRESSORS = {"ridge", "linear", "sgd"}
@@ -53,7 +59,10 @@ def make_model(name: str | None, task: str, seed: int, choices=tuple(MODELS)):
         SGDClassifier,
         SGDRegressor,
     )
+    from sklearn.naive_bayes import GaussianNB
     from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
 
     if name is None:
         name = "logistic" if task == "classification" else "ridge"
@@ -72,6 +81,14 @@ def make_model(name: str | None, task: str, seed: int, choices=tuple(MODELS)):
         return LinearRegression()
     if name == "knn":
         return KNeighborsClassifier()
+    if name == "svc":
+        return SVC()
+    if name == "mlp":
+        return MLPClassifier(
+            hidden_layer_sizes=(64,), early_stopping=True, max_iter=500, random_state=seed
+        )
+    if name == "nb":
+        return GaussianNB()
     if task == "classification":
         return SGDClassifier(loss="log_loss", random_state=seed)
     return SGDRegressor(random_state=seed)
