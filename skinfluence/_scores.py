@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
+from .adapters import check_row_weights
 from .influence import FI_SCALINGS, compute_scores, get_measure
 from .utils import check_two_classes, check_validation_set, check_xy
 
@@ -20,6 +21,7 @@ def influence_scores(
     y_val=None,
     method: str = "fi",
     *,
+    sample_weight=None,
     solver="exact",
     damping: float = 0.0,
     scaling: str = "appendix",
@@ -67,6 +69,12 @@ def influence_scores(
         closed-form per-layer inverse; ``"representer"``: representer points of
         the L2-regularised last linear layer; ``"gif"``: generalized influence on
         selected parameters (seed 004); ``"random"``: uniform random scores.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The weights ``estimator`` was fitted with (``fit(X, y, sample_weight=...)``):
+        the curvature and the ``1/n`` of influence are then the weighted ones, and a
+        row's score is that of its weighted term (a zero-weight row scores 0, a row
+        of weight 2 scores as its two copies would together). ``class_weight`` of a
+        ``LogisticRegression`` is read from the model and needs no weights here.
     solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
             or BaseSolver, default="exact"
         How inverse-Hessian-vector products are computed (see
@@ -151,6 +159,7 @@ def influence_scores(
         X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
     if classifier:
         check_two_classes(y, "influence_scores")
+    sample_weight = check_row_weights(sample_weight, X.shape[0])
     return compute_scores(
         estimator,
         X,
@@ -158,6 +167,7 @@ def influence_scores(
         X_val,
         y_val,
         method=method,
+        sample_weight=sample_weight,
         solver=solver,
         damping=damping,
         scaling=scaling,
