@@ -5,7 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.base import _fit_context, is_classifier
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import has_fit_parameter
 
@@ -279,7 +279,8 @@ class InfluenceTrimmer(BaseRowSelector):
     new_labels_ : ndarray of shape (n_dropped,)
         ``strategy="relabel"`` only: the labels given to ``trimmed_indices_``.
     sample_weight_ : ndarray of shape (n_samples,)
-        ``strategy="reweight"`` only: the weight of every row in the final fit.
+        ``strategy="reweight"`` only: the weight of every row in the final fit (the
+        softmax weights times the ``sample_weight`` passed to :meth:`fit`).
     temperature_ : float
         ``strategy="reweight"`` only: the ``T`` used (``inf``: equal weights).
     estimator_ : estimator
@@ -390,7 +391,9 @@ class InfluenceTrimmer(BaseRowSelector):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, X_val=None, y_val=None, sensitive=None, sensitive_val=None):
+    def fit(
+        self, X, y, sample_weight=None, X_val=None, y_val=None, sensitive=None, sensitive_val=None
+    ):
         """Score the training rows, drop the ``budget`` most harmful, refit.
 
         Parameters
@@ -399,6 +402,14 @@ class InfluenceTrimmer(BaseRowSelector):
             Training rows.
         y : array-like of shape (n_samples,)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights: they reach every fit of the estimator (the scored one, the
+            refit), the influence computation (a row's score is that of its weighted
+            term; see :func:`~skinfluence.influence_scores`) and, for validation rows
+            drawn from ``X``, the validation loss. ``strategy="reweight"`` multiplies
+            them by its own weights. Inside a pipeline pass
+            ``influencetrimmer__sample_weight=`` (or route it with
+            ``set_fit_request(sample_weight=True)``).
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation rows to score against, already transformed like ``X`` (inside
             a pipeline, earlier steps do not transform fit parameters). Overrides
@@ -443,6 +454,7 @@ class InfluenceTrimmer(BaseRowSelector):
             y,
             X_val,
             y_val,
+            sample_weight=sample_weight,
             aligned={"sensitive": sensitive},
             aligned_val={"sensitive": sensitive_val},
         )
@@ -479,6 +491,7 @@ class InfluenceTrimmer(BaseRowSelector):
             rows.model(),
             rows.X_scored,
             rows.y_scored,
+            sample_weight=rows.weight_scored,
             solver=self.solver,
             damping=self.damping,
             params=self.params,
@@ -497,6 +510,7 @@ class InfluenceTrimmer(BaseRowSelector):
                 None,
                 None,
                 method="loo_confidence",
+                sample_weight=parent.weight_scored,
                 solver=self.solver,
                 damping=self.damping,
                 params=self.params,
@@ -553,6 +567,7 @@ class InfluenceTrimmer(BaseRowSelector):
             rows.X_val,
             rows.y_val,
             method=self.method_,
+            sample_weight=rows.weight_scored,
             solver=self.solver,
             damping=self.damping,
             scaling=self.scaling,
@@ -561,6 +576,7 @@ class InfluenceTrimmer(BaseRowSelector):
             random_state=self.random_state,
             objective=self.objective,
             objective_options={
+                "weights": rows.weight_val,
                 "sensitive": sensitive,
                 "epsilon": self.epsilon,
                 "attack": self.attack,
@@ -606,10 +622,12 @@ class InfluenceTrimmer(BaseRowSelector):
         if self.strategy == "relabel":
             self.new_labels_ = self._new_labels(rows)
             self._log(f"relabeled {len(self.new_labels_)} rows; refitting on every row")
-            return clone(self._inner()).fit(rows.X_fit, self._relabeled(rows.y_fit))
-        self.sample_weight_ = self._softmax_weights(rows.scored)
+            return rows.fit_clone(self.sample_indices_, y_fit=self._relabeled(rows.y_fit))
+        weights = self._softmax_weights(rows.scored)
+        user = rows.sample_weight
+        self.sample_weight_ = weights if user is None else weights * user
         self._log("refitting on every row with softmax weights")
-        return clone(self._inner()).fit(rows.X_fit, rows.y_fit, sample_weight=self.sample_weight_)
+        return rows.fit_clone(self.sample_indices_, weights=weights)
 
     def _relabeled(self, y):
         """A copy of ``y`` (array or pandas) with ``new_labels_`` at ``trimmed_indices_``."""

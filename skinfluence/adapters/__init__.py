@@ -51,9 +51,7 @@ def model_input(estimator, X):
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
 
 
-def make_adapter(
-    estimator, X, y, *, sample_weight=None, params="all", gauss_newton: bool = False
-):
+def make_adapter(estimator, X, y, *, sample_weight=None, params="all", gauss_newton: bool = False):
     """Return the adapter of a fitted ``estimator`` trained on ``(X, y)``.
 
     Parameters
