@@ -55,8 +55,8 @@ from _common import (  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from skinfluence import influence_scores  # noqa: E402
-from skinfluence.influence import MEASURES as METHODS  # noqa: E402
 from skinfluence.curvature import SOLVERS  # noqa: E402
+from skinfluence.influence import MEASURES as METHODS  # noqa: E402
 
 METHOD_HEADERS = ["method", "seconds", "÷ if exact", "s / 1,000 rows"]
 SOLVER_HEADERS = ["solver for 'if'", "seconds", "÷ if exact", "rel. error", "s / 1,000 rows"]
