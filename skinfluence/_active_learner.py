@@ -341,10 +341,10 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         lab = np.flatnonzero(~pool_mask)
         if np.unique(y[lab]).size < 2 and pool_mask.any():
             raise ValueError(
-                f"InfluenceActiveLearner needs at least two classes among the labeled rows, "
-                f"got one class ({np.unique(y[lab]).tolist()}); the {int(pool_mask.sum())} rows labeled "
-                f"{self.missing_label!r} (missing_label) or NaN count as unlabeled. If "
-                f"{self.missing_label!r} is a real class, pass another missing_label "
+                "InfluenceActiveLearner needs at least two classes among the labeled rows, "
+                f"got one class ({np.unique(y[lab]).tolist()}); the {int(pool_mask.sum())} "
+                f"rows labeled {self.missing_label!r} (missing_label) or NaN count as "
+                f"unlabeled. If {self.missing_label!r} is a real class, pass another missing_label "
                 "(e.g. np.nan) for the unlabeled rows."
             )
         check_two_classes(y[lab], "InfluenceActiveLearner")

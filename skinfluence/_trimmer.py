@@ -21,7 +21,9 @@ from .influence import (
     OBJECTIVES,
     BaseObjective,
     compute_scores,
-    estimate_label_issues,
+    estimate_n_issues,
+    label_quality,
+    loo_probabilities,
 )
 
 #: What ``method="auto"`` runs for each adapter family (``adapters.model_family``):
@@ -486,41 +488,36 @@ class InfluenceTrimmer(BaseRowSelector):
     def _what_needs_validation(self) -> str:
         return f"method={self.method_!r}"
 
-    def _auto_budget(self, rows: ScoredRows) -> int:
-        return estimate_label_issues(
-            rows.model(),
-            rows.X_scored,
-            rows.y_scored,
-            sample_weight=rows.weight_scored,
-            solver=self.solver,
-            damping=self.damping,
-            params=self.params,
-            gauss_newton=self.gauss_newton,
-        )
-
-    def _loo_flags(self, rows: ScoredRows) -> np.ndarray:
-        """Rows of the whole training data that ``loo_confidence`` flags (computed once)."""
-        parent = rows.parent
-        if "flagged" not in parent.cache:
-            n_issues = self._auto_budget(parent)
-            scores = compute_scores(
-                parent.model(),
-                parent.X_scored,
-                parent.y_scored,
-                None,
-                None,
-                method="loo_confidence",
-                sample_weight=parent.weight_scored,
+    def _loo(self, rows: ScoredRows) -> tuple[np.ndarray, np.ndarray]:
+        """Leave-one-out probabilities of the rows' fit (once per fit on those rows)."""
+        key = ("loo", tuple(rows.scored[[0, -1]]), len(rows.scored))
+        if key not in rows.parent.cache:
+            rows.parent.cache[key] = loo_probabilities(
+                rows.model(),
+                rows.X_scored,
+                rows.y_scored,
+                sample_weight=rows.weight_scored,
                 solver=self.solver,
                 damping=self.damping,
                 params=self.params,
                 gauss_newton=self.gauss_newton,
-                label_score=self.label_score,
+                what='budget="auto" and noisy_validation',
             )
-            flagged = np.zeros(len(parent.y), dtype=bool)
-            flagged[parent.scored[np.argsort(-scores, kind="stable")[:n_issues]]] = True
-            parent.cache["flagged"] = flagged
-        return parent.cache["flagged"]
+        return rows.parent.cache[key]
+
+    def _auto_budget(self, rows: ScoredRows) -> int:
+        return estimate_n_issues(*self._loo(rows))
+
+    def _loo_flags(self, rows: ScoredRows) -> np.ndarray:
+        """Rows of the whole training data that ``loo_confidence`` flags, as many as
+        ``budget="auto"`` estimates."""
+        parent = rows.parent
+        P, y_enc = self._loo(parent)
+        quality = label_quality(P, y_enc, self.label_score)
+        flagged = np.zeros(len(parent.y), dtype=bool)
+        order = np.argsort(quality, kind="stable")[: estimate_n_issues(P, y_enc)]
+        flagged[parent.scored[order]] = True
+        return flagged
 
     def _clean_validation(self, rows: ScoredRows) -> ScoredRows:
         """``rows`` with the suspicious validation rows left out (``noisy_validation``)."""

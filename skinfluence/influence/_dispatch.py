@@ -24,7 +24,13 @@ from ._objectives import make_objective
 from ._query import QUERY_STRATEGIES, bald_scores, bootstrap_proba, entropy_scores, margin_scores
 from ._registry import get_measure
 
-__all__ = ["QUERY_METHODS", "compute_scores", "estimate_label_issues", "query_scores"]
+__all__ = [
+    "QUERY_METHODS",
+    "compute_scores",
+    "estimate_label_issues",
+    "loo_probabilities",
+    "query_scores",
+]
 
 #: ``method=`` names of the active learner: FI^active, influence of adding a row, the
 #: uncertainty baselines and random.
@@ -119,7 +125,7 @@ def compute_scores(
     return scores
 
 
-def estimate_label_issues(
+def loo_probabilities(
     estimator,
     X,
     y,
@@ -129,7 +135,39 @@ def estimate_label_issues(
     damping: float = 0.0,
     params="all",
     gauss_newton=False,
-) -> int:
+    what: str = "leave-one-out probabilities",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate leave-one-out class probabilities of the rows a classifier was fitted on.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with an adapter (``metric`` and ``link``)
+    X, y : the rows it was fitted on and their labels
+    sample_weight, solver, damping, params, gauss_newton : as in :func:`compute_scores`
+    what : str
+        What needs them, for the error messages.
+
+    Returns
+    -------
+    P : ndarray of shape (n, K)
+    y_enc : ndarray of shape (n,)
+        The labels as class positions.
+    """
+    adapter = make_adapter(
+        estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
+    )
+    require(adapter, "metric", "link", what=what)
+    if not adapter.is_classifier:
+        raise ValueError(
+            f"{what} estimates the number of mislabeled rows of a classifier; pass an int "
+            "or a float budget for a regressor."
+        )
+    y_enc = adapter.encode_y(y)
+    fitted = make_solver(solver, damping).fit(adapter)
+    return adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc)), y_enc
+
+
+def estimate_label_issues(estimator, X, y, **options) -> int:
     """Number of label issues among ``(X, y)`` by the confident joint of the
     approximate leave-one-out probabilities (``budget="auto"``).
 
@@ -137,25 +175,14 @@ def estimate_label_issues(
     ----------
     estimator : fitted classifier with an adapter (``metric`` and ``link``)
     X, y : the rows it was fitted on and their labels
-    sample_weight, solver, damping, params, gauss_newton : as in :func:`compute_scores`
+    **options
+        As :func:`loo_probabilities` takes them.
 
     Returns
     -------
     int
     """
-    adapter = make_adapter(
-        estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
-    )
-    require(adapter, "metric", "link", what='budget="auto"')
-    if not adapter.is_classifier:
-        raise ValueError(
-            'budget="auto" estimates the number of mislabeled rows of a classifier; pass '
-            "an int or a float budget for a regressor."
-        )
-    y_enc = adapter.encode_y(y)
-    fitted = make_solver(solver, damping).fit(adapter)
-    P = adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc))
-    return estimate_n_issues(P, y_enc)
+    return estimate_n_issues(*loo_probabilities(estimator, X, y, what='budget="auto"', **options))
 
 
 def query_scores(
