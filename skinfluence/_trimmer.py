@@ -593,7 +593,7 @@ class InfluenceTrimmer(BaseRowSelector):
         if len(self.classes_) == 2 or len(flagged) == 0:
             return np.where(current == self.classes_[0], self.classes_[1], self.classes_[0])
         model = rows.model()
-        proba = model.predict_proba(model_input(model, rows.X[flagged]))
+        proba = model.predict_proba(model_input(model, rows.rows(flagged)))
         classes = np.asarray(model.classes_)
         proba = np.where(classes[None, :] == current[:, None], -np.inf, proba)
         return classes[np.argmax(proba, axis=1)]
