@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
-from .influence import FI_SCALINGS, compute_scores, get_measure
+from .adapters import check_row_weights
+from .influence import FI_SCALINGS, compute_scores, final_step, get_measure
 from .utils import check_two_classes, check_validation_set, check_xy
 
 __all__ = ["influence_scores"]
@@ -20,6 +21,7 @@ def influence_scores(
     y_val=None,
     method: str = "fi",
     *,
+    sample_weight=None,
     solver="exact",
     damping: float = 0.0,
     scaling: str = "appendix",
@@ -45,10 +47,14 @@ def influence_scores(
     estimator : fitted estimator
         A scikit-learn ``LogisticRegression``, ``SGDClassifier(loss="log_loss")``,
         ``LinearRegression``, ``Ridge``, ``SGDRegressor`` or a skorch net, already
-        fitted on ``(X, y)``; for ``"oof_confidence"`` and ``"data_oob"`` any
-        fitted classifier or regressor (they fit clones of it).
+        fitted on ``(X, y)`` — or a fitted ``Pipeline`` ending in one: influence is
+        then that of the final model on ``X`` (and ``X_val``) transformed by the
+        steps before it, one score per row of ``X`` (sparse outputs stay sparse;
+        FI's perturbation moves the transformed features). For ``"oof_confidence"``
+        and ``"data_oob"`` any fitted classifier or regressor: they fit clones of it
+        (of a pipeline's final model, on the transformed rows).
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        The training rows the estimator was fitted on.
+        The training rows the estimator was fitted on (raw rows for a pipeline).
     y : array-like of shape (n_samples,)
         Their targets.
     X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
@@ -73,6 +79,14 @@ def influence_scores(
         selected parameters (seed 004); ``"loo_confidence"`` / ``"oof_confidence"``:
         ``1 -`` the label quality at the leave-one-out / out-of-fold predictions;
         ``"data_oob"``: minus the Data-OOB value; ``"random"``: uniform random scores.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The weights ``estimator`` was fitted with (``fit(X, y, sample_weight=...)``):
+        the curvature and the ``1/n`` of influence are then the weighted ones, and a
+        row's score is that of its weighted term (a zero-weight row scores 0, a row
+        of weight 2 scores as its two copies would together). ``class_weight`` of a
+        ``LogisticRegression`` is read from the model and needs no weights here.
+        ``"oof_confidence"`` passes them to its fold fits, ``"data_oob"`` draws rows
+        in proportion to them.
     solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
             or BaseSolver, default="exact"
         How inverse-Hessian-vector products are computed (see
@@ -155,6 +169,8 @@ def influence_scores(
     if scaling not in FI_SCALINGS:
         raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
     check_is_fitted(estimator)
+    # a fitted pipeline: influence of its final model on the transformed rows
+    estimator, X, X_val = final_step(estimator, X, X_val)
     classifier = is_classifier(estimator)
     X, y = check_xy(X, y, classifier=classifier)
     if measure.validation or X_val is not None or y_val is not None:
@@ -166,6 +182,7 @@ def influence_scores(
         X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
     if classifier:
         check_two_classes(y, "influence_scores")
+    sample_weight = check_row_weights(sample_weight, X.shape[0])
     return compute_scores(
         estimator,
         X,
@@ -173,6 +190,7 @@ def influence_scores(
         X_val,
         y_val,
         method=method,
+        sample_weight=sample_weight,
         solver=solver,
         damping=damping,
         scaling=scaling,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.base import _fit_context, is_classifier
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import has_fit_parameter
@@ -25,8 +26,9 @@ from .influence import (
     check_model_agnostic,
     compute_scores,
     decision_proba,
-    estimate_label_issues,
     estimate_n_issues,
+    label_quality,
+    loo_probabilities,
     out_of_sample_output,
     register_measure,
 )
@@ -34,7 +36,17 @@ from .valuation import data_oob_values
 
 
 def data_oob_scores(
-    estimator, X, y, X_val, y_val, *, n_estimators=None, n_jobs=None, random_state=None, cache=None
+    estimator,
+    X,
+    y,
+    X_val,
+    y_val,
+    *,
+    n_estimators=None,
+    n_jobs=None,
+    random_state=None,
+    sample_weight=None,
+    cache=None,
 ) -> np.ndarray:
     """Minus the Data-OOB value of every row (``method="data_oob"``; higher = trim first).
 
@@ -55,6 +67,8 @@ def data_oob_scores(
     n_estimators, n_jobs, random_state
         As in :func:`~skinfluence.valuation.data_oob_values` (``None``: 100 bootstrap
         fits, or a bagging ensemble's own members).
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Frequency weights: rows are drawn into the bootstrap samples in proportion.
     cache : dict or None, default=None
         When given, the out-of-bag vote shares of the classes are left in
         ``cache["proba"]`` (classifiers), for ``budget="auto"``.
@@ -71,6 +85,7 @@ def data_oob_scores(
         n_estimators=n_estimators,
         n_jobs=n_jobs,
         random_state=random_state,
+        sample_weight=sample_weight,
     )
     scores = -np.asarray(result.values, dtype=np.float64)
     never = np.isnan(scores)
@@ -90,6 +105,7 @@ register_measure(
         False,
         ("n_estimators", "n_jobs", "random_state", "cache"),
         inputs="estimator",
+        weights="own",
     )
 )
 
@@ -105,11 +121,12 @@ AUTO_METHOD = "oof_confidence"
 def auto_method(estimator) -> str:
     """The method ``method="auto"`` runs for ``estimator``.
 
-    ``AUTO_METHODS`` for a model with an adapter, else ``AUTO_METHOD``; a classifier
-    with neither ``predict_proba`` nor ``decision_function`` gets ``"data_oob"``
-    (out-of-bag votes need only ``predict``).
+    ``AUTO_METHODS`` for a model with an adapter (a pipeline's by its final model),
+    else ``AUTO_METHOD``; a classifier with neither ``predict_proba`` nor
+    ``decision_function`` gets ``"data_oob"`` (out-of-bag votes need only ``predict``).
     """
-    family = model_family(estimator)
+    # a pipeline is scored through its final model (influence.final_step)
+    family = model_family(estimator[-1] if isinstance(estimator, Pipeline) else estimator)
     if family is not None:
         return AUTO_METHODS.get(family, AUTO_METHOD)
     if (
@@ -394,7 +411,8 @@ class InfluenceTrimmer(BaseRowSelector):
     new_labels_ : ndarray of shape (n_dropped,)
         ``strategy="relabel"`` only: the labels given to ``trimmed_indices_``.
     sample_weight_ : ndarray of shape (n_samples,)
-        ``strategy="reweight"`` only: the weight of every row in the final fit.
+        ``strategy="reweight"`` only: the weight of every row in the final fit (the
+        softmax weights times the ``sample_weight`` passed to :meth:`fit`).
     temperature_ : float
         ``strategy="reweight"`` only: the ``T`` used (``inf``: equal weights).
     estimator_ : estimator
@@ -511,7 +529,9 @@ class InfluenceTrimmer(BaseRowSelector):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, X_val=None, y_val=None, sensitive=None, sensitive_val=None):
+    def fit(
+        self, X, y, sample_weight=None, X_val=None, y_val=None, sensitive=None, sensitive_val=None
+    ):
         """Score the training rows, drop the ``budget`` most harmful, refit.
 
         Parameters
@@ -520,6 +540,14 @@ class InfluenceTrimmer(BaseRowSelector):
             Training rows.
         y : array-like of shape (n_samples,)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights: they reach every fit of the estimator (the scored one, the
+            refit), the influence computation (a row's score is that of its weighted
+            term; see :func:`~skinfluence.influence_scores`) and, for validation rows
+            drawn from ``X``, the validation loss. ``strategy="reweight"`` multiplies
+            them by its own weights. Inside a pipeline pass
+            ``influencetrimmer__sample_weight=`` (or route it with
+            ``set_fit_request(sample_weight=True)``).
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation rows to score against, already transformed like ``X`` (inside
             a pipeline, earlier steps do not transform fit parameters). Overrides
@@ -564,6 +592,7 @@ class InfluenceTrimmer(BaseRowSelector):
             y,
             X_val,
             y_val,
+            sample_weight=sample_weight,
             aligned={"sensitive": sensitive},
             aligned_val={"sensitive": sensitive_val},
         )
@@ -595,18 +624,32 @@ class InfluenceTrimmer(BaseRowSelector):
     def _what_needs_validation(self) -> str:
         return f"method={self.method_!r}"
 
+    def _loo(self, rows: ScoredRows) -> tuple[np.ndarray, np.ndarray]:
+        """Leave-one-out probabilities of the rows' fit (once per fit on those rows)."""
+        key = ("loo", tuple(rows.scored[[0, -1]]), len(rows.scored))
+        if key not in rows.parent.cache:
+            rows.parent.cache[key] = loo_probabilities(
+                rows.model(),
+                rows.X_scored,
+                rows.y_scored,
+                sample_weight=rows.weight_scored,
+                solver=self.solver,
+                damping=self.damping,
+                params=self.params,
+                gauss_newton=self.gauss_newton,
+                what='budget="auto" and noisy_validation',
+            )
+        return rows.parent.cache[key]
+
     def _auto_budget(self, rows: ScoredRows) -> int:
         if MEASURES[self.method_].inputs == "estimator":
             return self._auto_budget_model_agnostic(rows)
-        return estimate_label_issues(
-            rows.model(),
-            rows.X_scored,
-            rows.y_scored,
-            solver=self.solver,
-            damping=self.damping,
-            params=self.params,
-            gauss_newton=self.gauss_newton,
-        )
+        return estimate_n_issues(*self._loo(rows))
+
+    def _out_of_sample(self, rows: ScoredRows) -> dict:
+        """Where a model-agnostic measure leaves the probabilities of the rows' scores."""
+        key = ("out_of_sample", tuple(rows.scored[[0, -1]]), len(rows.scored))
+        return rows.parent.cache.setdefault(key, {})
 
     def _auto_budget_model_agnostic(self, rows: ScoredRows) -> int:
         """The confident joint of the out-of-fold / out-of-bag probabilities of the scores."""
@@ -615,35 +658,24 @@ class InfluenceTrimmer(BaseRowSelector):
                 'budget="auto" estimates the number of mislabeled rows of a classifier; '
                 "pass an int or a float budget for a regressor."
             )
-        if "proba" not in rows.cache:  # the scores were made on other rows: make them here
+        cache = self._out_of_sample(rows)
+        if "proba" not in cache:  # the scores were made on other rows: make them here
             self._score_rows(rows)
-        P = rows.cache["proba"]
+        P = cache["proba"]
         seen = np.isfinite(P).all(axis=1)  # data_oob: rows never out of bag have no votes
         y_enc = np.searchsorted(self.classes_, rows.y_scored)
         return estimate_n_issues(P[seen], y_enc[seen])
 
     def _loo_flags(self, rows: ScoredRows) -> np.ndarray:
-        """Rows of the whole training data that ``loo_confidence`` flags (computed once)."""
+        """Rows of the whole training data that ``loo_confidence`` flags, as many as
+        ``budget="auto"`` estimates."""
         parent = rows.parent
-        if "flagged" not in parent.cache:
-            n_issues = self._auto_budget(parent)
-            scores = compute_scores(
-                parent.model(),
-                parent.X_scored,
-                parent.y_scored,
-                None,
-                None,
-                method="loo_confidence",
-                solver=self.solver,
-                damping=self.damping,
-                params=self.params,
-                gauss_newton=self.gauss_newton,
-                label_score=self.label_score,
-            )
-            flagged = np.zeros(len(parent.y), dtype=bool)
-            flagged[parent.scored[np.argsort(-scores, kind="stable")[:n_issues]]] = True
-            parent.cache["flagged"] = flagged
-        return parent.cache["flagged"]
+        P, y_enc = self._loo(parent)
+        quality = label_quality(P, y_enc, self.label_score)
+        flagged = np.zeros(len(parent.y), dtype=bool)
+        order = np.argsort(quality, kind="stable")[: estimate_n_issues(P, y_enc)]
+        flagged[parent.scored[order]] = True
+        return flagged
 
     def _clean_validation(self, rows: ScoredRows) -> ScoredRows:
         """``rows`` with the suspicious validation rows left out (``noisy_validation``)."""
@@ -679,7 +711,7 @@ class InfluenceTrimmer(BaseRowSelector):
         return self._inner() if inputs == "estimator" else None
 
     def _score_rows(self, rows: ScoredRows) -> np.ndarray:
-        cache = rows.cache  # model-agnostic measures leave their probabilities there
+        cache = self._out_of_sample(rows)  # model-agnostic measures leave probabilities
         rows = self._clean_validation(rows)
         sensitive = rows.val_kw.get("sensitive")
         if self.sensitive_feature is not None and rows.X_val is not None:
@@ -697,6 +729,7 @@ class InfluenceTrimmer(BaseRowSelector):
             rows.X_val,
             rows.y_val,
             method=self.method_,
+            sample_weight=rows.weight_scored,
             solver=self.solver,
             damping=self.damping,
             scaling=self.scaling,
@@ -705,6 +738,7 @@ class InfluenceTrimmer(BaseRowSelector):
             random_state=self.random_state,
             objective=self.objective,
             objective_options={
+                "weights": rows.weight_val,
                 "sensitive": sensitive,
                 "epsilon": self.epsilon,
                 "attack": self.attack,
@@ -727,7 +761,7 @@ class InfluenceTrimmer(BaseRowSelector):
         if len(self.classes_) == 2 or len(flagged) == 0:
             return np.where(current == self.classes_[0], self.classes_[1], self.classes_[0])
         model = rows.model()
-        X_flagged = model_input(model, rows.X[flagged])
+        X_flagged = model_input(model, rows.rows(flagged))
         if hasattr(model, "predict_proba"):
             proba = model.predict_proba(X_flagged)
         else:  # SVC(), ridge classifiers: the likeliest class by the decision values
@@ -757,10 +791,12 @@ class InfluenceTrimmer(BaseRowSelector):
         if self.strategy == "relabel":
             self.new_labels_ = self._new_labels(rows)
             self._log(f"relabeled {len(self.new_labels_)} rows; refitting on every row")
-            return clone(self._inner()).fit(rows.X_fit, self._relabeled(rows.y_fit))
-        self.sample_weight_ = self._softmax_weights(rows.scored)
+            return rows.fit_clone(self.sample_indices_, y_fit=self._relabeled(rows.y_fit))
+        weights = self._softmax_weights(rows.scored)
+        user = rows.sample_weight
+        self.sample_weight_ = weights if user is None else weights * user
         self._log("refitting on every row with softmax weights")
-        return clone(self._inner()).fit(rows.X_fit, rows.y_fit, sample_weight=self.sample_weight_)
+        return rows.fit_clone(self.sample_indices_, weights=weights)
 
     def _relabeled(self, y):
         """A copy of ``y`` (array or pandas) with ``new_labels_`` at ``trimmed_indices_``."""

@@ -134,6 +134,11 @@ def test_sample_weight_draws_rows_in_proportion(binary):
     np.testing.assert_array_equal(res.n_out_of_bag, counts)
     # heavy rows are drawn more often, so they are out of bag less often
     assert counts[-20:].mean() < counts[:20].mean()
+    # the trimmer's sample_weight reaches the draws
+    trim = InfluenceTrimmer(GaussianNB(), method="data_oob", n_estimators=10, budget=3)
+    trim.set_params(random_state=4).fit(X, y, sample_weight=w)
+    seen = counts > 0
+    np.testing.assert_allclose(trim.scores_[seen], -values[seen])
 
 
 def test_bootstrap_rows_is_the_documented_recipe():

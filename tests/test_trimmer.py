@@ -28,12 +28,27 @@ ESTIMATORS = [
 ]
 
 
+#: A row of weight 2 is one row, kept or dropped whole; its two copies are two rows,
+#: each scored and dropped on its own, and the budget counts rows: weights and
+#: repetitions select different rows by design.
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": "weights are not repetitions here",
+    "check_sample_weight_equivalence_on_sparse_data": "weights are not repetitions here",
+}
+
+
 def _checks():
     for est in ESTIMATORS:
-        for estimator, check in estimator_checks_generator(est, legacy=True):
+        for item in estimator_checks_generator(
+            est, legacy=True, expected_failed_checks=EXPECTED_FAILED, mark="xfail"
+        ):
+            # expected failures come as pytest.param(..., marks=xfail)
+            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
             # check_array_api_input only skips itself: we take numpy and scipy input
             if _check_name(check) != "check_array_api_input":
-                yield pytest.param(estimator, check, id=f"{estimator!r}-{_check_name(check)}")
+                yield pytest.param(
+                    estimator, check, marks=marks, id=f"{estimator!r}-{_check_name(check)}"
+                )
 
 
 def _check_name(check):
@@ -42,7 +57,7 @@ def _check_name(check):
 
 @pytest.mark.parametrize("estimator, check", _checks())
 def test_sklearn_compatible(estimator, check):
-    # Expected failures: none. Multiclass checks fit multinomial LR, whose Hessian is
+    # Expected failures: EXPECTED_FAILED. Multiclass checks fit multinomial LR, whose Hessian is
     # singular along the sum of the intercepts: the pseudo-inverse warning is expected.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

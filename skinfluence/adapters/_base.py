@@ -32,7 +32,27 @@ import numpy as np
 
 from ..exceptions import UnsupportedModelError
 
-__all__ = ["CAPABILITIES", "BaseAdapter", "require"]
+__all__ = ["CAPABILITIES", "BaseAdapter", "check_row_weights", "require"]
+
+
+def check_row_weights(sample_weight, n: int) -> np.ndarray | None:
+    """Validated training-row weights: float64, finite, ``≥ 0``, not all zero.
+
+    ``None`` stays ``None`` (unweighted); the caller's array is never modified.
+    """
+    if sample_weight is None:
+        return None
+    w = np.array(sample_weight, dtype=np.float64, copy=True).reshape(-1)
+    if w.shape != (n,):
+        raise ValueError(
+            f"sample_weight must have one value per training row ({n}), got shape "
+            f"{np.shape(sample_weight)}."
+        )
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and >= 0.")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight sums to 0: no row weighs anything.")
+    return w
 
 
 class BaseAdapter:
@@ -60,6 +80,13 @@ class BaseAdapter:
         Whether the model is a probabilistic classifier.
     n_train : int
         Number of training rows ``n`` the model was fitted on.
+    sample_weight : ndarray of shape (n_train,) or None
+        The weight of each training row in the objective the model minimised
+        (``None``: every row weighs 1). The mean-loss form is then
+        ``Σ_i s_i L_i / Σ_i s_i + penalty``: :meth:`hessian` and the other curvature
+        methods are of that weighted mean, :meth:`loss_grad` stays per row (unweighted).
+    weight_sum : float
+        ``Σ_i s_i`` (``n_train`` without weights): the ``n`` of the measures' ``1/n``.
     """
 
     capabilities: ClassVar[frozenset[str]] = frozenset()
@@ -70,6 +97,18 @@ class BaseAdapter:
     n_raw_outputs: int
     is_classifier: bool
     n_train: int
+    sample_weight: np.ndarray | None = None
+
+    @property
+    def weight_sum(self) -> float:
+        """``Σ_i s_i`` over the training rows (``n_train`` when unweighted)."""
+        if self.sample_weight is None:
+            return float(self.n_train)
+        return float(self.sample_weight.sum())
+
+    def row_weights(self, rows=slice(None)) -> np.ndarray | None:
+        """The training rows' weights (``None`` when unweighted), for ``rows``."""
+        return None if self.sample_weight is None else self.sample_weight[rows]
 
     @property
     def model_name(self) -> str:

@@ -10,7 +10,14 @@ measure's formula, source, sign convention and cost.
 
 from ._active import AGGREGATIONS, aggregate, fi_active_scores, fi_pairs, if_active_scores
 from ._datainf import datainf_scores
-from ._dispatch import QUERY_METHODS, compute_scores, estimate_label_issues, query_scores
+from ._dispatch import (
+    QUERY_METHODS,
+    compute_scores,
+    estimate_label_issues,
+    final_step,
+    loo_probabilities,
+    query_scores,
+)
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
 from ._gif import GIF_SELECTIONS, gif_scores, select_parameters
 from ._if import if_scores
@@ -55,6 +62,7 @@ __all__ = [
     "fi_pairs",
     "fi_scale",
     "fi_scores",
+    "final_step",
     "get_measure",
     "gif_scores",
     "if_active_scores",
@@ -64,6 +72,7 @@ __all__ = [
     "label_quality",
     "loo_confidence_scores",
     "loo_outputs",
+    "loo_probabilities",
     "make_objective",
     "margin_scores",
     "metric_root",

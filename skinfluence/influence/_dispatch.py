@@ -14,6 +14,8 @@ from functools import partial
 
 import numpy as np
 from joblib import Parallel, delayed
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_array
 
 from ..adapters import is_torch_model, make_adapter, model_input, require
 from ..curvature import make_solver
@@ -24,11 +26,50 @@ from ._objectives import make_objective
 from ._query import QUERY_STRATEGIES, bald_scores, bootstrap_proba, entropy_scores, margin_scores
 from ._registry import get_measure
 
-__all__ = ["QUERY_METHODS", "compute_scores", "estimate_label_issues", "query_scores"]
+__all__ = [
+    "QUERY_METHODS",
+    "final_step",
+    "compute_scores",
+    "estimate_label_issues",
+    "loo_probabilities",
+    "query_scores",
+]
 
 #: ``method=`` names of the active learner: FI^active, influence of adding a row, the
 #: uncertainty baselines and random.
 QUERY_METHODS = ("fi", "if", "random", *QUERY_STRATEGIES)
+
+
+def final_step(estimator, *Xs):
+    """The model influence is taken of, and the rows as it sees them.
+
+    For a fitted :class:`~sklearn.pipeline.Pipeline`, its last step and each of
+    ``Xs`` transformed by the steps before it (sparse outputs stay sparse, ``None``
+    stays ``None``); any other estimator and ``Xs`` unchanged. Influence of a
+    pipeline is the influence of its final model on the transformed features, one
+    score per input row (FI's perturbation then moves the transformed features).
+
+    Returns
+    -------
+    tuple
+        ``(model, *Xs)``.
+    """
+    if not isinstance(estimator, Pipeline):
+        return (estimator, *Xs)
+    head = estimator[:-1]
+    out = []
+    for X in Xs:
+        if X is None:
+            out.append(None)
+            continue
+        Xt = head.transform(X)
+        out.append(check_array(Xt, accept_sparse=("csr", "csc"), dtype=np.float64))
+    return (estimator[-1], *out)
+
+
+def _as_float(X):
+    """Rows as the adapters take them: float64 arrays (sparse kept sparse), or None."""
+    return None if X is None else check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
 
 
 def compute_scores(
@@ -39,6 +80,7 @@ def compute_scores(
     y_val,
     *,
     method: str,
+    sample_weight=None,
     solver="exact",
     damping: float = 0.0,
     params="all",
@@ -59,6 +101,8 @@ def compute_scores(
     X_val, y_val : validated validation rows, or None for a validation-free measure
     method : str
         A name in :data:`~skinfluence.influence.MEASURES`.
+    sample_weight : ndarray of shape (n,), default=None
+        The weights the model was fitted with (see the measure's ``weights``).
     solver, damping : the curvature (:func:`~skinfluence.curvature.make_solver`;
         a solver object is cloned, never fitted in place)
     params, gauss_newton : passed to :func:`~skinfluence.adapters.make_adapter`
@@ -75,13 +119,23 @@ def compute_scores(
         Higher = trimmed first.
     """
     measure = get_measure(method)
+    if sample_weight is not None and measure.weights == "unsupported":
+        raise ValueError(
+            f"method={method!r} does not support sample weights; drop sample_weight or "
+            "use another method (e.g. 'if', 'ip', 'loo_confidence')."
+        )
     options["damping"] = damping
     kwargs = {name: options[name] for name in measure.options if name in options}
     if measure.inputs == "none":
         return measure.function(None, None, X, None, X_val, None, **kwargs)
     if measure.inputs == "estimator":
+        if sample_weight is not None:
+            kwargs["sample_weight"] = sample_weight
         return measure.function(estimator, X, y, X_val, y_val, **kwargs)
-    adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
+    estimator, X, X_val = final_step(estimator, X, X_val)
+    adapter = make_adapter(
+        estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
+    )
     require(adapter, *measure.needs, what=f"method={method!r}", hint=measure.hint)
     if measure.objective:
         goal = make_objective(objective, **(objective_options or {}))
@@ -93,7 +147,7 @@ def compute_scores(
         if measure.curvature == "solve":
             fitted_solver.fit(adapter)
     y_val_enc = adapter.encode_y(y_val) if measure.validation else None
-    return measure.function(
+    scores = measure.function(
         adapter,
         fitted_solver,
         X,
@@ -102,11 +156,56 @@ def compute_scores(
         y_val_enc,
         **kwargs,
     )
+    weights = adapter.row_weights()
+    if weights is not None and measure.weights == "scale":
+        scores = scores * weights  # a removed row's influence is its weighted term's
+    return scores
 
 
-def estimate_label_issues(
-    estimator, X, y, *, solver="exact", damping: float = 0.0, params="all", gauss_newton=False
-) -> int:
+def loo_probabilities(
+    estimator,
+    X,
+    y,
+    *,
+    sample_weight=None,
+    solver="exact",
+    damping: float = 0.0,
+    params="all",
+    gauss_newton=False,
+    what: str = "leave-one-out probabilities",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate leave-one-out class probabilities of the rows a classifier was fitted on.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with an adapter (``metric`` and ``link``)
+    X, y : the rows it was fitted on and their labels
+    sample_weight, solver, damping, params, gauss_newton : as in :func:`compute_scores`
+    what : str
+        What needs them, for the error messages.
+
+    Returns
+    -------
+    P : ndarray of shape (n, K)
+    y_enc : ndarray of shape (n,)
+        The labels as class positions.
+    """
+    estimator, X = final_step(estimator, X)
+    adapter = make_adapter(
+        estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
+    )
+    require(adapter, "metric", "link", what=what)
+    if not adapter.is_classifier:
+        raise ValueError(
+            f"{what} estimates the number of mislabeled rows of a classifier; pass an int "
+            "or a float budget for a regressor."
+        )
+    y_enc = adapter.encode_y(y)
+    fitted = make_solver(solver, damping).fit(adapter)
+    return adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc)), y_enc
+
+
+def estimate_label_issues(estimator, X, y, **options) -> int:
     """Number of label issues among ``(X, y)`` by the confident joint of the
     approximate leave-one-out probabilities (``budget="auto"``).
 
@@ -114,23 +213,14 @@ def estimate_label_issues(
     ----------
     estimator : fitted classifier with an adapter (``metric`` and ``link``)
     X, y : the rows it was fitted on and their labels
-    solver, damping, params, gauss_newton : as in :func:`compute_scores`
+    **options
+        As :func:`loo_probabilities` takes them.
 
     Returns
     -------
     int
     """
-    adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
-    require(adapter, "metric", "link", what='budget="auto"')
-    if not adapter.is_classifier:
-        raise ValueError(
-            'budget="auto" estimates the number of mislabeled rows of a classifier; pass '
-            "an int or a float budget for a regressor."
-        )
-    y_enc = adapter.encode_y(y)
-    fitted = make_solver(solver, damping).fit(adapter)
-    P = adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc))
-    return estimate_n_issues(P, y_enc)
+    return estimate_n_issues(*loo_probabilities(estimator, X, y, what='budget="auto"', **options))
 
 
 def query_scores(
@@ -144,6 +234,7 @@ def query_scores(
     *,
     method: str,
     rng: np.random.RandomState,
+    sample_weight=None,
     solver="exact",
     damping: float = 0.0,
     params="all",
@@ -168,6 +259,8 @@ def query_scores(
         A name in :data:`QUERY_METHODS`.
     rng : RandomState
         Draws the random scores, the KFSVD seed and the BALD seeds.
+    sample_weight : ndarray of shape (n,), default=None
+        Weights of the labeled rows (the model was fitted with them).
     solver, damping, params, gauss_newton, aggregation, scaling, approximation, \
 svd_rank, n_estimators, n_jobs
         As in :class:`~skinfluence.InfluenceActiveLearner`.
@@ -180,7 +273,11 @@ svd_rank, n_estimators, n_jobs
     if method == "random":
         return rng.uniform(size=X_pool.shape[0])
     if method in ("fi", "if"):
-        adapter = make_adapter(model, X, y, params=params, gauss_newton=gauss_newton)
+        model, X, X_pool, X_val = final_step(model, X, X_pool, X_val)
+        X, X_pool, X_val = (_as_float(a) for a in (X, X_pool, X_val))
+        adapter = make_adapter(
+            model, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
+        )
         needs = ("gradients", "mixed", "metric") if method == "fi" else ("gradients", "metric")
         require(adapter, *needs, what=f"method={method!r}")
         fitted_solver = make_solver(solver, damping).fit(adapter)
@@ -208,7 +305,7 @@ svd_rank, n_estimators, n_jobs
             members = adapter.mc_dropout_proba(X_pool, seeds)
         else:
             members = Parallel(n_jobs=n_jobs)(
-                delayed(bootstrap_proba)(estimator, X, y, X_pool, s) for s in seeds
+                delayed(bootstrap_proba)(estimator, X, y, X_pool, s, sample_weight) for s in seeds
             )
         return bald_scores(np.stack(members))
     if method not in QUERY_METHODS:

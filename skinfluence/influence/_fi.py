@@ -83,11 +83,13 @@ def _rank_one_root(beta: np.ndarray, a: np.ndarray) -> np.ndarray:
     return (scale[:, None] * a)[:, None, :]
 
 
-def perturbation_root(adapter, solver, X, y_enc, s: float) -> np.ndarray:
+def perturbation_root(adapter, solver, X, y_enc, s) -> np.ndarray:
     """``E`` with ``v G_z^† vᵀ = ‖E v‖²`` for every row ``z`` of ``(X, y_enc)``.
 
     Builds ``B = diag(w) D (s·(H⁻¹ J_θ)ᵀ M + J_x)`` from the adapter's metric factors:
-    ``K'`` inverse-Hessian-vector products and one mixed product per row.
+    ``K'`` inverse-Hessian-vector products and one mixed product per row. ``s`` is
+    the factor of ``∂ωθ̂``: one number, or one per row (a row of weight ``s_i`` in
+    the objective moves the fit ``s_i`` times as much).
 
     Returns
     -------
@@ -98,11 +100,17 @@ def perturbation_root(adapter, solver, X, y_enc, s: float) -> np.ndarray:
     b, k, m = J_theta.shape
     HJ = solver.solve(J_theta.reshape(b * k, m).T).T.reshape(b, k, m)
     A = adapter.mixed_product(X, y_enc, HJ)  # (b, K', p)
-    A *= s
+    A *= _per_row(s)
     A += J_x  # ∂ω f_k, the outputs' derivatives
     if k == 1:
         return _rank_one_root(w * D[:, :, 0], A[:, 0, :])
     return metric_root(w[:, :, None] * (D @ A))
+
+
+def _per_row(s):
+    """``s`` ready to multiply ``(rows, r, p)`` blocks: a scalar or a (rows, 1, 1) array."""
+    s = np.asarray(s, dtype=np.float64)
+    return s if s.ndim == 0 else s[:, None, None]
 
 
 def fi_scores(
@@ -125,15 +133,17 @@ def fi_scores(
     -------
     ndarray of shape (n,)
     """
-    s = fi_scale(scaling, adapter.n_train)
+    s = fi_scale(scaling, adapter.weight_sum)
     objective = objective or UtilityObjective()
     u = solver.solve(objective.grad(adapter, X_val, y_val_enc))
     n = X.shape[0]
     out = np.empty(n)
     width = adapter.n_outputs + 2
+    weights = adapter.row_weights()
     for rows in iter_chunks(n, adapter.chunk_size(width)):
         Xc, yc = X[rows], y_enc[rows]
-        E = perturbation_root(adapter, solver, Xc, yc, s)
-        v = s * adapter.mixed_product(Xc, yc, u[None, :])[:, 0, :]
+        s_rows = s if weights is None else s * weights[rows]
+        E = perturbation_root(adapter, solver, Xc, yc, s_rows)
+        v = (_per_row(s_rows) * adapter.mixed_product(Xc, yc, u[None, :]))[:, 0, :]
         out[rows] = np.sum(np.einsum("nrp,np->nr", E, v) ** 2, axis=1)
     return out

@@ -9,7 +9,9 @@ infinitesimal jackknife"). With the summed regularised training Hessian
 ``g_i = J_iᵀ r_i`` (``J_i = ∂θ f_i``, ``K' × m``; ``r_i = ∂L/∂f_i``) and its output
 curvature ``Λ_i = ∂²L/∂f_i²``, removing the row leaves the gradient ``-g_i`` at
 ``θ̂`` and the Hessian ``H_Σ - J_iᵀ Λ_i J_i``, so the Newton step moves the row's
-raw outputs to::
+raw outputs to (with sample weights, ``H_Σ = Σ_j s_j ∂²L_j + ...`` and the row's
+``A_i`` is multiplied by its weight ``s_i``; a zero-weight row keeps its fitted
+prediction)::
 
     f_{-i} = f_i + J_i (H_Σ - J_iᵀ Λ_i J_i)⁻¹ J_iᵀ r_i = f_i + A_i (I - Λ_i A_i)⁻¹ r_i,
     A_i = J_i H_Σ⁻¹ J_iᵀ                                       (K' × K', Woodbury)
@@ -44,9 +46,10 @@ step; its denominator is capped at ``10⁻⁶`` (a very large step, so it ranks 
 the model cannot predict without itself), and a warning says how many rows were.
 Tests compare against exact leave-one-out refits.
 
-Cost: one factorisation of ``H`` (the fitted solver), ``K'`` solves and a
-``K' × K'`` system per row: ``O(n K' m)`` with the exact solver's inverse, never a
-per-row ``m × m`` matrix. No validation set, no refit.
+Cost: one factorisation of ``H`` (the fitted solver), then ``K'`` solves and a
+``K' × K'`` system per row: with the exact solver's inverse ``O(m³ + n K' m²)``
+(the same order as the factorisation when ``n K' ≈ m``; more on wide multiclass
+models), never a per-row ``m × m`` matrix. No validation set, no refit.
 """
 
 from __future__ import annotations
@@ -84,7 +87,8 @@ def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
     -------
     ndarray of shape (n, K')
     """
-    n_sum = adapter.n_train
+    n_sum = adapter.weight_sum
+    weights = adapter.row_weights()
     n = X.shape[0]
     out = None
     n_clipped = 0
@@ -94,6 +98,8 @@ def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
         b, k, m = J.shape
         HJ = solver.solve(J.reshape(b * k, m).T).T.reshape(b, k, m)
         A = np.einsum("bkm,blm->bkl", J, HJ) / n_sum  # J H_Σ⁻¹ Jᵀ
+        if weights is not None:  # the row's term in the objective is s_i L_i
+            A *= weights[rows, None, None]
         A = 0.5 * (A + np.swapaxes(A, 1, 2))
         M = np.eye(k)[None] - Lam @ A  # I - Λ A
         if k == 1:

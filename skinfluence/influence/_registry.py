@@ -22,8 +22,10 @@ of the *unfitted* estimator, through joblib — and has the signature ::
 
     function(estimator, X, y, X_val, y_val, **options) -> (n,)
 
-with the user's labels; with the option ``cache`` (a dict) it leaves the out-of-sample
-class probabilities it computed in ``cache["proba"]``, which ``budget="auto"`` reads.
+with the user's labels, and ``sample_weight=`` when the rows are weighted (it declares
+``weights="own"`` and passes the weights to its fits); with the option ``cache`` (a
+dict) it leaves the out-of-sample class probabilities it computed in
+``cache["proba"]``, which ``budget="auto"`` reads.
 ``inputs="none"`` (``"random"``) gets neither.
 
 ``"oof_confidence"`` is registered here. ``"data_oob"`` is registered by the
@@ -87,6 +89,15 @@ class Measure:
         unfitted estimator (it fits clones itself), or nothing model-related.
     hint : str, default=""
         What to use instead when a capability is missing.
+    weights : {"scale", "own", "none", "unsupported"}, default="scale"
+        Sample weights of the training rows: ``"scale"`` — the function computes a
+        row's score per unit of weight on the weighted fit (the adapter's curvature is
+        the weighted one, its ``1/n`` is ``1/Σ s``) and the dispatch multiplies by
+        ``s_i``, so that a row's score is its weighted term's (a zero-weight row
+        scores 0, weight 2 is the row duplicated); ``"own"`` — the function reads
+        ``adapter.row_weights()`` itself (the weight enters non-linearly), or, for a
+        model-agnostic measure, takes ``sample_weight=`` for its fits; ``"none"``
+        — weights do not matter; ``"unsupported"`` — weights are refused.
     """
 
     name: str
@@ -97,6 +108,7 @@ class Measure:
     options: tuple[str, ...] = ()
     inputs: str = "adapter"
     hint: str = ""
+    weights: str = "scale"
 
     @property
     def fitted_model(self) -> bool:
@@ -128,7 +140,15 @@ _TRACIN_HINT = (
 MEASURES: dict[str, Measure] = {
     m.name: m
     for m in (
-        Measure("fi", fi_scores, ("gradients", "mixed", "metric"), "solve", True, ("scaling",)),
+        Measure(
+            "fi",
+            fi_scores,
+            ("gradients", "mixed", "metric"),
+            "solve",
+            True,
+            ("scaling",),
+            weights="own",
+        ),
         Measure("if", if_scores, ("gradients",), "solve", True),
         Measure(
             "gif",
@@ -155,6 +175,7 @@ MEASURES: dict[str, Measure] = {
             "solve",
             False,
             ("label_score",),
+            weights="own",
         ),
         Measure(
             "tracin",
@@ -163,6 +184,7 @@ MEASURES: dict[str, Measure] = {
             "none",
             True,
             hint=_TRACIN_HINT,
+            weights="unsupported",
         ),
         Measure(
             "self_tracin",
@@ -171,8 +193,17 @@ MEASURES: dict[str, Measure] = {
             "none",
             False,
             hint=_TRACIN_HINT,
+            weights="unsupported",
         ),
-        Measure("datainf", datainf_scores, ("gradients", "layers"), "none", True, ("damping",)),
+        Measure(
+            "datainf",
+            datainf_scores,
+            ("gradients", "layers"),
+            "none",
+            True,
+            ("damping",),
+            weights="unsupported",
+        ),
         Measure("representer", representer_scores, ("linear_head",), "none", True),
         Measure(
             "oof_confidence",
@@ -182,8 +213,18 @@ MEASURES: dict[str, Measure] = {
             False,
             ("label_score", "cv", "n_jobs", "random_state", "cache"),
             inputs="estimator",
+            weights="own",
         ),
-        Measure("random", random_scores, (), "none", False, ("random_state",), inputs="none"),
+        Measure(
+            "random",
+            random_scores,
+            (),
+            "none",
+            False,
+            ("random_state",),
+            inputs="none",
+            weights="none",
+        ),
     )
 }
 
@@ -212,6 +253,10 @@ def register_measure(measure: Measure) -> Measure:
     if measure.inputs not in ("adapter", "estimator", "none"):
         raise ValueError(
             f"inputs must be 'adapter', 'estimator' or 'none', got {measure.inputs!r}."
+        )
+    if measure.weights not in ("scale", "own", "none", "unsupported"):
+        raise ValueError(
+            f"weights must be 'scale', 'own', 'none' or 'unsupported', got {measure.weights!r}."
         )
     known = MEASURES.get(measure.name)
     if known is not None and known != measure:
