@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
 )
 
 from ._delegate import DelegateMixin
-from .adapters import model_input
+from .adapters import is_torch_model, model_input
 from .utils import check_target, check_two_classes, check_validation_set, check_xy, n_to_drop
 
 __all__ = ["BaseRowSelector", "ScoredRows"]
@@ -311,6 +311,12 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             X, y = check_xy(X, y, classifier=classifier)
         if classifier:
             self.classes_ = np.unique(y)
+            if is_torch_model(self._inner()) and y.dtype.kind not in "iubf":
+                raise ValueError(
+                    f"{type(self._inner()).__name__} trains on integer class indices "
+                    f"0..K-1, but y holds {y.dtype} labels (e.g. {y[0]!r}); encode them "
+                    "first, e.g. y = sklearn.preprocessing.LabelEncoder().fit_transform(y)."
+                )
         aligned = {k: v for k, v in (aligned or {}).items() if v is not None}
         aligned_val = {k: v for k, v in (aligned_val or {}).items() if v is not None}
         for name, values in aligned.items():

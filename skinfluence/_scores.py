@@ -172,6 +172,14 @@ def influence_scores(
     # a fitted pipeline: influence of its final model on the transformed rows
     estimator, X, X_val = final_step(estimator, X, X_val)
     classifier = is_classifier(estimator)
+    n_in = getattr(estimator, "n_features_in_", None)
+    for name, rows in (("X", X), ("X_val", X_val)):
+        width = None if rows is None or np.ndim(rows) != 2 else np.shape(rows)[1]
+        if n_in is not None and width is not None and width != n_in:
+            raise ValueError(
+                f"{name} has {width} features, but {type(estimator).__name__} was fitted "
+                f"on {n_in}; pass the rows it was fitted on, transformed the same way."
+            )
     X, y = check_xy(X, y, classifier=classifier)
     if measure.validation or X_val is not None or y_val is not None:
         if measure.validation and X_val is None and y_val is None:

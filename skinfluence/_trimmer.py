@@ -290,16 +290,16 @@ class InfluenceTrimmer(BaseRowSelector):
         ``method="loo_confidence"`` and ``"oof_confidence"`` (classifiers): cleanlab's
         label-quality score computed on the leave-one-out (out-of-fold)
         probabilities.
-    noisy_validation : {"keep", "drop_flagged", "trim_loss"}, default="keep"
-        Validation-based methods, when the validation rows come from the training
-        data (``validation`` a share or folds; ``X_val`` is used as given): their
-        labels are as noisy as the rest, and influence on a noisy validation loss
-        ranks mislabeled rows poorly. ``"drop_flagged"`` leaves out of the
-        validation objective the rows ``"loo_confidence"`` flags as likely
-        mislabeled (as many as ``budget="auto"`` estimates); ``"trim_loss"`` leaves
-        out the same share of validation rows, those whose labels the scoring fit
-        finds least likely (a trimmed validation loss); ``"keep"`` uses them all.
-        Classifiers only for the first two.
+    noisy_validation : {"drop_flagged", "trim_loss", "keep"}, default="drop_flagged"
+        Validation-based methods of a classifier, when the validation rows come
+        from the training data (``validation`` a share or folds; ``X_val`` is used as
+        given): their labels are as noisy as the rest, and influence on a noisy
+        validation loss ranks mislabeled rows poorly (``docs/label_issues.md``).
+        ``"drop_flagged"`` leaves out of the validation objective the rows
+        ``"loo_confidence"`` flags as likely mislabeled (as many as
+        ``budget="auto"`` estimates); ``"trim_loss"`` leaves out the same share of
+        validation rows, those whose labels the scoring fit finds least likely (a
+        trimmed validation loss); ``"keep"`` uses them all (regressors always do).
     solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
             or BaseSolver, default="exact"
         Inverse-Hessian-vector products: Cholesky (pseudo-inverse when singular),
@@ -481,7 +481,7 @@ class InfluenceTrimmer(BaseRowSelector):
         budget=0.05,
         validation="auto",
         label_score="self_confidence",
-        noisy_validation="keep",
+        noisy_validation="drop_flagged",
         solver="exact",
         damping=0.0,
         scaling="appendix",
@@ -679,13 +679,13 @@ class InfluenceTrimmer(BaseRowSelector):
 
     def _clean_validation(self, rows: ScoredRows) -> ScoredRows:
         """``rows`` with the suspicious validation rows left out (``noisy_validation``)."""
-        if self.noisy_validation == "keep" or rows.val is None or not self._needs_validation():
+        if (
+            self.noisy_validation == "keep"
+            or rows.val is None
+            or not is_classifier(self._inner())
+            or not self._needs_validation()
+        ):
             return rows
-        if not is_classifier(self._inner()):
-            raise ValueError(
-                f"noisy_validation={self.noisy_validation!r} looks for mislabeled "
-                "validation rows of a classifier; use noisy_validation='keep'."
-            )
         flagged = self._loo_flags(rows)
         if self.noisy_validation == "drop_flagged":
             keep = ~flagged[rows.val]
