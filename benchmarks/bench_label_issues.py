@@ -92,12 +92,13 @@ are one run; that passing the clean ``X_val`` changes nothing is checked on one 
 of every setting (GaussianNB when it runs). Time: the trimmer's fit (scoring,
 ``budget="auto"``, refit) ÷ cleanlab's (out-of-fold probabilities, ranking,
 ``find_label_issues``, refit) with the same model, and ÷ one fit of the model. Sizes as
-above; ``--models`` picks some.
+above; ``--models`` picks some, ``--noise`` other noise rates (its own result file).
 
 Usage::
 
     python benchmarks/bench_label_issues.py [--quick] [--part main|agnostic] \
-        [--datasets adult,bank,breast_cancer,digits] [--seeds N] [--models svc,knn,...]
+        [--datasets adult,bank,breast_cancer,digits] [--seeds N] [--models svc,knn,...] \
+        [--noise 0.3]
 
 Run it with one BLAS thread (``--threads``, default 1). Writes
 ``benchmarks/results/bench_label_issues.json`` (``bench_label_issues_quick.json``
@@ -813,6 +814,8 @@ def _write_agnostic(args, settings, results, models, seconds, done=False):
         "tables": agnostic_tables(results, models),
     }
     name = "bench_label_issues_agnostic" + ("_quick" if args.quick else "")
+    if args.noise:  # another noise rate than the mode's: a file of its own
+        name += "_noise" + "-".join(f"{100 * r:.0f}" for r in settings["noise_rates"])
     return write_json(name, payload, args.out_dir)
 
 
@@ -826,6 +829,11 @@ def main(argv=None):
         "--datasets", default=",".join(DATASETS), help="comma-separated (default: all four)"
     )
     parser.add_argument("--seeds", type=int, default=None, help="data seeds (5; quick 1)")
+    parser.add_argument(
+        "--noise",
+        default=None,
+        help="--part agnostic: comma-separated noise rates instead of the mode's (0.1 quick)",
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1, help="BLAS / OpenMP threads")
     parser.add_argument("--out-dir", type=Path, default=None)
@@ -859,6 +867,8 @@ def main(argv=None):
     noise_rates = (0.1,) if args.quick else NOISE_RATES
     n_train = 2000 if args.quick else 5000
     if args.part == "agnostic":
+        if args.noise:
+            noise_rates = tuple(float(r) for r in args.noise.split(","))
         run_agnostic(args, datasets, data_dir, n_seeds, noise_rates, n_train, cleanlab.__version__)
         return
     if not has_data_oob():
