@@ -9,12 +9,21 @@ measure's formula, source, sign convention and cost.
 """
 
 from ._active import AGGREGATIONS, aggregate, fi_active_scores, fi_pairs, if_active_scores
+from ._boostin import boostin_scores, boostin_self_scores
 from ._datainf import datainf_scores
 from ._dispatch import QUERY_METHODS, compute_scores, estimate_label_issues, query_scores
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
+from ._forest import oob_proba, oob_scores
 from ._gif import GIF_SELECTIONS, gif_scores, select_parameters
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
+from ._leaf import (
+    leaf_influence_scores,
+    leaf_influence_sp_scores,
+    leaf_loo_proba,
+    leaf_loo_scores,
+    leaf_refit_scores,
+)
 from ._loo import LABEL_SCORES, estimate_n_issues, label_quality, loo_confidence_scores, loo_outputs
 from ._objectives import ATTACKS, OBJECTIVES, BaseObjective, make_objective
 from ._query import QUERY_STRATEGIES, bald_scores, entropy_scores, margin_scores
@@ -37,6 +46,8 @@ __all__ = [
     "Measure",
     "aggregate",
     "bald_scores",
+    "boostin_scores",
+    "boostin_self_scores",
     "compute_scores",
     "datainf_scores",
     "entropy_scores",
@@ -53,11 +64,18 @@ __all__ = [
     "ip_ensemble_scores",
     "ip_scores",
     "label_quality",
+    "leaf_influence_scores",
+    "leaf_influence_sp_scores",
+    "leaf_loo_proba",
+    "leaf_loo_scores",
+    "leaf_refit_scores",
     "loo_confidence_scores",
     "loo_outputs",
     "make_objective",
     "margin_scores",
     "metric_root",
+    "oob_proba",
+    "oob_scores",
     "perturbation_root",
     "query_scores",
     "random_scores",
