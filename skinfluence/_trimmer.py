@@ -27,7 +27,7 @@ from .influence import (
 #: What ``method="auto"`` runs for each adapter family (``adapters.model_family``):
 #: the best detector of mislabeled rows under the realistic protocol
 #: (benchmarks/bench_label_issues.py, docs/label_issues.md).
-AUTO_METHODS = {"linear": "loo_confidence", "torch": "loo_confidence"}
+AUTO_METHODS = {"linear": "loo_confidence", "torch": "loo_confidence", "trees": "leaf_loo"}
 #: ``method="auto"`` for a model without an adapter family.
 AUTO_METHOD = "loo_confidence"
 
