@@ -312,7 +312,7 @@ def test_option_errors(tmp_path, data_csv, capsys):
         ),
         (
             ["clean", src, "--target", "label", "--model", "ridge"],
-            "choose from logistic, sgd or set --task",
+            "choose from gb, hgb, lightgbm, logistic, rf, sgd, xgboost or set --task",
         ),
         (["clean", src, "--target", "label", "--validation", "1.2"], "--validation"),
         (
