@@ -516,8 +516,15 @@ class BoostingAdapter(TreeAdapter):
         if not np.allclose(F, own, rtol=1e-4, atol=1e-5 * scale):
             self._fail_check("raw predictions")
         lay = self.layout
-        F_stage = self.stage_inputs(self._train_leaves)
-        G, H, N = self.leaf_sums(self._train_leaves, F_stage, self._y_enc, lay.row_weight[:, 0])
+        G, H, N = np.zeros(lay.n_leaves), np.zeros(lay.n_leaves), np.zeros(lay.n_leaves)
+        width = lay.n_trees + 3 * lay.n_stages * self.n_raw_outputs
+        step = int(max(1, min(1 << 16, 2**23 // max(width, 1))))  # 64 MiB of float64
+        for start in range(0, len(Xd), step):
+            rows = slice(start, start + step)
+            leaves = self._train_leaves[rows]
+            F_stage = self.stage_inputs(leaves)
+            sums = self.leaf_sums(leaves, F_stage, self._y_enc[rows], lay.row_weight[rows, 0])
+            G, H, N = G + sums[0], H + sums[1], N + sums[2]
         v = self.leaf_formula(G, H, N)
         stored = lay.leaf_value[:, 0]
         fit = np.repeat(lay.refit, np.diff(lay.leaf_start))
