@@ -558,3 +558,26 @@ def test_no_warnings_on_pandas_fitted_models(noisy_trees):
         warnings.simplefilter("error")
         trim = InfluenceTrimmer(HistGradientBoostingClassifier(max_iter=10), budget=5).fit(df, y)
         trim.predict(df)
+
+
+# -- the command line ---------------------------------------------------------------------------
+@pytest.mark.parametrize("model", ["hgb", "gb", "rf", "lightgbm", "xgboost"])
+def test_cli_clean_with_tree_models(tmp_path, model):
+    pd = pytest.importorskip("pandas")
+    if model in ("lightgbm", "xgboost"):
+        pytest.importorskip(model)
+    from skinfluence.__main__ import main
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=150)
+    colour = rng.choice(["red", "green"], size=150)
+    label = np.where(x + (colour == "red") + rng.normal(scale=0.5, size=150) > 0.5, "yes", "no")
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"x": x, "colour": colour, "label": label}).to_csv(path, index=False)
+    out, scores = tmp_path / "clean.csv", tmp_path / "scores.csv"
+    argv = ["clean", str(path), "--target", "label", "--model", model, "--budget", "auto"]
+    assert main([*argv, "--out", str(out), "--scores", str(scores)]) == 0
+    frame = pd.read_csv(scores)
+    assert frame["score"].notna().all()
+    assert 0 < (frame["status"] == "flagged").sum() < 50
+    assert len(pd.read_csv(out)) == 150 - (frame["status"] == "flagged").sum()

@@ -351,6 +351,9 @@ class Boosting(Protocol):
     def leaf_formula(self, G: np.ndarray, H: np.ndarray, N: np.ndarray) -> np.ndarray:
         """Leaf values from per-leaf sums ``G``, ``H`` and row weights ``N`` (0 when empty)."""
 
+    def train_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-leaf ``G``, ``H``, ``N`` of the training rows at the fitted model."""
+
 
 class OutOfBag(Protocol):
     """the bootstrap samples of a bagged forest"""

@@ -481,6 +481,11 @@ class BoostingAdapter(TreeAdapter):
             return g, h
         return (g, h, *self.loss_.second(F, y_enc))
 
+    def train_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-leaf ``G``, ``H``, ``N`` of the training rows at the fitted model, each
+        ``(L,)`` (computed once, when the adapter checks the leaf values)."""
+        return self._train_sums
+
     def loss(self, F, y_enc) -> np.ndarray:
         """Per-row training loss at raw outputs ``F``, shape ``(n,)``."""
         return self.loss_.loss(F, y_enc)
@@ -525,6 +530,7 @@ class BoostingAdapter(TreeAdapter):
             F_stage = self.stage_inputs(leaves)
             sums = self.leaf_sums(leaves, F_stage, self._y_enc[rows], lay.row_weight[rows, 0])
             G, H, N = G + sums[0], H + sums[1], N + sums[2]
+        self._train_sums = (G, H, N)
         v = self.leaf_formula(G, H, N)
         stored = lay.leaf_value[:, 0]
         fit = np.repeat(lay.refit, np.diff(lay.leaf_start))

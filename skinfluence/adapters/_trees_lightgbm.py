@@ -3,9 +3,9 @@
 Optional: ``pip install skinfluence[trees]``. Read from the fitted booster:
 
 * leaves from ``Booster.predict(X, pred_leaf=True)`` (LightGBM's own traversal, so its
-  binning, missing-value and categorical rules are the model's), leaf values from
-  ``Booster.dump_model()`` (shrinkage included), the resolved parameters from the
-  ``parameters:`` section of ``Booster.model_to_string()``;
+  binning and missing-value rules are the model's); the trees (children, leaf values
+  with shrinkage included) and the resolved parameters (its ``parameters:`` section)
+  from ``Booster.model_to_string()``;
 * objectives ``binary`` (``g = p - y``, ``h = p (1 - p)``, ``sigmoid = 1``),
   ``multiclass`` (softmax; ``h_k = K/(K - 1) · p_k (1 - p_k)``, LightGBM's factor) and
   ``regression`` (L2: ``g = F - y``, ``h = 1``);
@@ -49,9 +49,8 @@ def _unsupported(model, setting: str, instead: str):
     )
 
 
-def _parameters(booster) -> dict[str, str]:
+def _parameters(text: str) -> dict[str, str]:
     """The resolved ``[name: value]`` parameters stored with the model."""
-    text = booster.model_to_string()
     block = text[text.find("parameters:") :]
     return dict(re.findall(r"^\[([^:\]]+): ?(.*)\]$", block, flags=re.MULTILINE))
 
@@ -63,24 +62,30 @@ def _number(params, name, default=0.0) -> float:
         return float(default)
 
 
-def _tree_arrays(root: dict):
-    """Children arrays (-1 for leaves) and each node's LightGBM leaf index / value."""
-    left, right, leaf_index, leaf_value = [], [], [], []
-    stack = [(root, None, None)]
-    while stack:
-        node, parent, side = stack.pop()
-        nid = len(left)
-        left.append(-1)
-        right.append(-1)
-        split = "left_child" in node
-        leaf_index.append(-1 if split else node.get("leaf_index", 0))
-        leaf_value.append(0.0 if split else node["leaf_value"])
-        if parent is not None:
-            (left if side == "l" else right)[parent] = nid
-        if split:
-            stack.append((node["right_child"], nid, "r"))
-            stack.append((node["left_child"], nid, "l"))
-    return np.array(left), np.array(right), np.array(leaf_index), np.array(leaf_value)
+def _trees(text: str) -> tuple[dict, list[dict]]:
+    """The header fields and each tree's fields of ``Booster.model_to_string()``."""
+    body = text[: text.find("end of trees")]
+    parts = re.split(r"^Tree=\d+$", body, flags=re.MULTILINE)
+
+    def fields(part):
+        return dict(line.split("=", 1) for line in part.splitlines() if "=" in line)
+
+    return fields(parts[0]), [fields(p) for p in parts[1:]]
+
+
+def _tree_arrays(tree: dict):
+    """Children arrays (-1 for leaves; internal nodes first, then the leaves) and the
+    leaf values, from one tree of the text model (a child ``c < 0`` is leaf ``~c``)."""
+    n_leaves = int(tree["num_leaves"])
+    values = np.array(tree["leaf_value"].split(), dtype=np.float64)
+    if n_leaves == 1:
+        return np.array([-1]), np.array([-1]), values
+    n_inner = n_leaves - 1
+    children = [np.array(tree[k].split(), dtype=np.int64) for k in ("left_child", "right_child")]
+    left, right = (
+        np.concatenate([np.where(c >= 0, c, n_inner + ~c), np.full(n_leaves, -1)]) for c in children
+    )
+    return left, right, values
 
 
 def _check_settings(model, params: dict) -> None:
@@ -119,14 +124,16 @@ def read_lightgbm(model, X, y) -> TreeParts:
 
     check_is_fitted(model)
     booster = model.booster_
-    params = _parameters(booster)
+    n_iter = model.best_iteration_ or booster.current_iteration()
+    text = booster.model_to_string(num_iteration=n_iter)
+    params = _parameters(text)
     _check_settings(model, params)
-    dump = booster.dump_model()
-    objective = dump["objective"].split()[0]
+    header, info = _trees(text)
+    objective = header["objective"].split()[0]
     classifier = hasattr(model, "classes_")
     classes = model.classes_ if classifier else None
-    K = int(dump["num_tree_per_iteration"])
-    if objective == "binary" and "sigmoid:1" in dump["objective"].replace(" ", ""):
+    K = int(header["num_tree_per_iteration"])
+    if objective == "binary" and "sigmoid:1" in header["objective"].split():
         loss = BinaryLogLoss()
     elif objective == "multiclass":
         loss = MultinomialLoss(K, hessian_factor=K / (K - 1))
@@ -135,12 +142,11 @@ def read_lightgbm(model, X, y) -> TreeParts:
     else:
         _unsupported(
             model,
-            f"objective={dump['objective']!r}",
+            f"objective={header['objective']!r}",
             "supported: binary (sigmoid 1), multiclass, regression (L2).",
         )
-    n_iter = model.best_iteration_ or booster.current_iteration()
-    info = dump["tree_info"][: n_iter * K]
-    if any(t.get("num_cat", 0) > 0 for t in info):
+    info = info[: n_iter * K]
+    if any(int(t.get("num_cat", "0")) > 0 for t in info):
         _unsupported(
             model,
             "categorical splits",
@@ -167,16 +173,15 @@ def read_lightgbm(model, X, y) -> TreeParts:
     orders, values, lookups, refit = [], [], [], []
     offset = 0
     for s, tree in enumerate(info):
-        left, right, leaf_index, leaf_value = _tree_arrays(tree["tree_structure"])
+        left, right, leaf_value = _tree_arrays(tree)
         order = TreeOrder(left, right)
-        lookup = np.empty(int(leaf_index.max()) + 1, dtype=np.int64)
-        lookup[leaf_index[order.leaves]] = order.position[order.leaves] + offset
-        value = leaf_value[order.leaves] - (init[s] if s < K else 0.0)
+        n_inner = len(left) - len(leaf_value)
+        lookup = order.position[n_inner:] + offset  # LightGBM leaf index -> position
         orders.append(order)
-        values.append(value)
+        values.append(leaf_value[order.leaves - n_inner] - (init[s] if s < K else 0.0))
         lookups.append(lookup)
-        refit.append(len(order.leaves) > 1)
-        offset += len(order.leaves)
+        refit.append(len(leaf_value) > 1)
+        offset += len(leaf_value)
 
     def leaf_fn(Xd):
         local = np.asarray(booster.predict(Xd, pred_leaf=True, num_iteration=n_iter), int)

@@ -81,25 +81,12 @@ class BoostingStats:
     refit_leaf: np.ndarray
 
 
-def _stage_width(adapter) -> int:
-    lay = adapter.tree_layout()
-    k = adapter.n_raw_outputs
-    return max(1, (lay.n_stages * k * (k + 2)) // max(1, lay.n_trees))
-
-
 def boosting_stats(adapter, X, y_enc) -> BoostingStats:
-    """Per-leaf sums of the training rows ``(X, y_enc)``, in chunks of rows."""
+    """Per-leaf sums of the training rows ``(X, y_enc)`` (the adapter's, computed once)."""
     lay = adapter.tree_layout()
     leaves = adapter.leaf_indices(X)
     weight = np.asarray(lay.row_weight[:, 0], dtype=np.float64)
-    L = lay.n_leaves
-    G, H, N = np.zeros(L), np.zeros(L), np.zeros(L)
-    for rows in row_blocks(len(leaves), 4 * lay.n_trees * _stage_width(adapter)):
-        F = adapter.stage_inputs(leaves[rows])
-        g, h, c = adapter.leaf_sums(leaves[rows], F, y_enc[rows], weight[rows])
-        G += g
-        H += h
-        N += c
+    G, H, N = adapter.train_sums()
     refit_leaf = np.repeat(lay.refit, np.diff(lay.leaf_start))
     value = np.where(refit_leaf, adapter.leaf_formula(G, H, N), lay.leaf_value[:, 0])
     return BoostingStats(
