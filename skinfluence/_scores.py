@@ -42,8 +42,9 @@ def influence_scores(
     ----------
     estimator : fitted estimator
         A scikit-learn ``LogisticRegression``, ``SGDClassifier(loss="log_loss")``,
-        ``LinearRegression``, ``Ridge``, ``SGDRegressor`` or a skorch net, already
-        fitted on ``(X, y)``.
+        ``LinearRegression``, ``Ridge``, ``SGDRegressor``, a skorch net, or a tree
+        ensemble (HistGradientBoosting, GradientBoosting, RandomForest, ExtraTrees,
+        LightGBM, XGBoost; see ``docs/trees.md``), already fitted on ``(X, y)``.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training rows the estimator was fitted on.
     y : array-like of shape (n_samples,)

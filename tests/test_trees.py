@@ -54,12 +54,13 @@ def _data(task, seed=0, n=70):
 def _lightgbm(task):
     lgb = pytest.importorskip("lightgbm")
     kw = dict(n_estimators=3, num_leaves=4, min_child_samples=5, reg_lambda=0.5, verbose=-1)
+    kw["n_jobs"] = 1
     return lgb.LGBMRegressor(**kw) if task == "regression" else lgb.LGBMClassifier(**kw)
 
 
 def _xgboost(task):
     xgb = pytest.importorskip("xgboost")
-    kw = dict(n_estimators=3, max_depth=2, learning_rate=0.3, reg_lambda=0.5)
+    kw = dict(n_estimators=3, max_depth=2, learning_rate=0.3, reg_lambda=0.5, n_jobs=1)
     return xgb.XGBRegressor(**kw) if task == "regression" else xgb.XGBClassifier(**kw)
 
 
@@ -347,13 +348,13 @@ def test_lightgbm_and_xgboost_equal_sklearn_on_the_same_trees(task):
     lgb_cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
     light = lgb_cls(
         n_estimators=n, num_leaves=2, min_child_samples=1, min_child_weight=0, reg_lambda=lam,
-        learning_rate=lr, verbose=-1,
+        learning_rate=lr, verbose=-1, n_jobs=1,
     )  # fmt: skip
     base = float(np.mean(y))
     xgb_cls = xgb.XGBRegressor if task == "regression" else xgb.XGBClassifier
     boost = xgb_cls(
         n_estimators=n, max_depth=1, min_child_weight=0, reg_lambda=lam, learning_rate=lr,
-        base_score=base,
+        base_score=base, n_jobs=1,
     )  # fmt: skip
     models = [m.fit(X, y) for m in (ref, light, boost)]
     adapters = [make_adapter(m, X, y) for m in models]

@@ -47,8 +47,8 @@ fixed (its change, ``O(1/n)``, is the same for every row).
 
       F_{-i}(x_i) = F(x_i) + Σ_s [v_l(G_l - w_i g_{is}, H_l - w_i h_{is}) - v_l]
 
-  at ``l = l_s(i)`` (an emptied leaf takes its parent's value, :mod:`._trees_common`).
-  Classifiers: ``1 -`` cleanlab's
+  at ``l = l_s(i)`` (an emptied leaf takes its parent's value, :mod:`._trees_common`):
+  the trees' counterpart of ``"loo_confidence"``. Classifiers: ``1 -`` cleanlab's
   label-quality score (``label_score``, :func:`~._loo.label_quality`) on the
   probabilities at ``F_{-i}``; regressors: ``|y_i - μ_{-i}(x_i)| / s`` with ``s`` the
   root mean square of those residuals. Highest = least likely label = trimmed first.
