@@ -46,7 +46,9 @@ def influence_scores(
     ----------
     estimator : fitted estimator
         A scikit-learn ``LogisticRegression``, ``SGDClassifier(loss="log_loss")``,
-        ``LinearRegression``, ``Ridge``, ``SGDRegressor`` or a skorch net, already
+        ``LinearRegression``, ``Ridge``, ``SGDRegressor``, a skorch net or a tree
+        ensemble (HistGradientBoosting, GradientBoosting, RandomForest, ExtraTrees,
+        LightGBM, XGBoost; see ``docs/trees.md``), already
         fitted on ``(X, y)`` — or a fitted ``Pipeline`` ending in one: influence is
         then that of the final model on ``X`` (and ``X_val``) transformed by the
         steps before it, one score per row of ``X`` (sparse outputs stay sparse;

@@ -112,7 +112,7 @@ register_measure(
 #: What ``method="auto"`` runs for each adapter family (``adapters.model_family``):
 #: the best detector of mislabeled rows under the realistic protocol
 #: (benchmarks/bench_label_issues.py, docs/label_issues.md).
-AUTO_METHODS = {"linear": "loo_confidence", "torch": "loo_confidence"}
+AUTO_METHODS = {"linear": "loo_confidence", "torch": "loo_confidence", "trees": "leaf_loo"}
 #: ``method="auto"`` for a model without an adapter family: the better model-agnostic
 #: detector of the label-issue benchmark's ``--part agnostic`` (docs/model_agnostic.md).
 AUTO_METHOD = "oof_confidence"

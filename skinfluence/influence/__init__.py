@@ -9,6 +9,7 @@ measure's formula, source, sign convention and cost.
 """
 
 from ._active import AGGREGATIONS, aggregate, fi_active_scores, fi_pairs, if_active_scores
+from ._boostin import boostin_scores, boostin_self_scores
 from ._datainf import datainf_scores
 from ._dispatch import (
     QUERY_METHODS,
@@ -19,9 +20,17 @@ from ._dispatch import (
     query_scores,
 )
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
+from ._forest import oob_proba, oob_scores
 from ._gif import GIF_SELECTIONS, gif_scores, select_parameters
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
+from ._leaf import (
+    leaf_influence_scores,
+    leaf_influence_sp_scores,
+    leaf_loo_proba,
+    leaf_loo_scores,
+    leaf_refit_scores,
+)
 from ._loo import LABEL_SCORES, estimate_n_issues, label_quality, loo_confidence_scores, loo_outputs
 from ._objectives import ATTACKS, OBJECTIVES, BaseObjective, make_objective
 from ._oof import (
@@ -52,6 +61,8 @@ __all__ = [
     "aggregate",
     "bald_scores",
     "check_model_agnostic",
+    "boostin_scores",
+    "boostin_self_scores",
     "compute_scores",
     "datainf_scores",
     "decision_proba",
@@ -70,6 +81,11 @@ __all__ = [
     "ip_ensemble_scores",
     "ip_scores",
     "label_quality",
+    "leaf_influence_scores",
+    "leaf_influence_sp_scores",
+    "leaf_loo_proba",
+    "leaf_loo_scores",
+    "leaf_refit_scores",
     "loo_confidence_scores",
     "loo_outputs",
     "loo_probabilities",
@@ -79,6 +95,8 @@ __all__ = [
     "oof_confidence_scores",
     "oof_predictions",
     "out_of_sample_output",
+    "oob_proba",
+    "oob_scores",
     "perturbation_root",
     "query_scores",
     "random_scores",

@@ -41,11 +41,19 @@ from dataclasses import dataclass
 
 from sklearn.utils import check_random_state
 
+from ._boostin import boostin_scores, boostin_self_scores
 from ._datainf import datainf_scores
 from ._fi import fi_scores
+from ._forest import oob_scores
 from ._gif import gif_scores
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
+from ._leaf import (
+    leaf_influence_scores,
+    leaf_influence_sp_scores,
+    leaf_loo_scores,
+    leaf_refit_scores,
+)
 from ._loo import loo_confidence_scores
 from ._oof import oof_confidence_scores
 from ._representer import representer_scores
@@ -136,6 +144,15 @@ _TRACIN_HINT = (
     "method='ip' (TracIn with one checkpoint at the fitted model)."
 )
 
+_TREE_HINT = (
+    "It needs a boosted ensemble (HistGradientBoosting, GradientBoosting, LightGBM, "
+    "XGBoost); for a forest use method='oob', 'leaf_loo' or 'leaf_refit'."
+)
+_TREES_HINT = (
+    "It needs a tree ensemble (HistGradientBoosting, GradientBoosting, RandomForest, "
+    "ExtraTrees, LightGBM, XGBoost)."
+)
+
 #: ``method=`` name -> its :class:`Measure`.
 MEASURES: dict[str, Measure] = {
     m.name: m
@@ -224,6 +241,72 @@ MEASURES: dict[str, Measure] = {
             ("random_state",),
             inputs="none",
             weights="none",
+        ),
+        # tree ensembles (adapters/_trees.py): the structures fixed, the leaf values move
+        Measure(
+            "boostin",
+            boostin_scores,
+            ("trees", "boosting"),
+            "none",
+            True,
+            hint=_TREE_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "boostin_self",
+            boostin_self_scores,
+            ("trees", "boosting"),
+            "none",
+            False,
+            hint=_TREE_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "leaf_influence",
+            leaf_influence_scores,
+            ("trees", "boosting"),
+            "none",
+            True,
+            hint=_TREE_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "leaf_influence_sp",
+            leaf_influence_sp_scores,
+            ("trees", "boosting"),
+            "none",
+            True,
+            hint=_TREE_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "leaf_refit",
+            leaf_refit_scores,
+            ("trees",),
+            "none",
+            True,
+            hint=_TREES_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "leaf_loo",
+            leaf_loo_scores,
+            ("trees",),
+            "none",
+            False,
+            ("label_score",),
+            hint=_TREES_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "oob",
+            oob_scores,
+            ("trees", "oob"),
+            "none",
+            False,
+            ("label_score",),
+            hint="Fit the forest with bootstrap=True, or use method='leaf_loo'.",
+            weights="unsupported",
         ),
     )
 }
