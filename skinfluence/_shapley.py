@@ -13,6 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 
 from ._base import BaseRowSelector
+from .adapters import model_input
 from .exceptions import UnsupportedModelError
 from .valuation import (
     EXACT_MAX_N,
@@ -280,7 +281,7 @@ class ShapleyValuator(BaseRowSelector):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, sample_weight=None):
         """Value the training rows, drop the ``budget`` least valuable, refit.
 
         Parameters
@@ -296,6 +297,11 @@ class ShapleyValuator(BaseRowSelector):
             by ``method="data_oob"``.
         y_val : array-like of shape (n_val,), default=None
             Validation targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the training rows, passed (sliced to the rows) to every fit of
+            the estimator: each coalition's, the bootstrap fits of ``"data_oob"`` and
+            the refit. A row of weight 0 changes no fit, so its value is 0 under the
+            exact, leave-one-out and sampled methods. ``method="knn"`` takes no weights.
 
         Returns
         -------
@@ -315,7 +321,7 @@ class ShapleyValuator(BaseRowSelector):
                 FutureWarning,
                 stacklevel=3,  # fit's caller (under the _fit_context wrapper)
             )
-        return self._fit_selector(X, y, X_val, y_val)
+        return self._fit_selector(X, y, X_val, y_val, sample_weight=sample_weight)
 
     def _needs_validation(self) -> bool:
         return self.method != "data_oob"
@@ -356,9 +362,12 @@ class ShapleyValuator(BaseRowSelector):
         return MSRSampler()
 
     def _score_rows(self, rows):
-        X, y, X_val, y_val = rows.X_scored, rows.y_scored, rows.X_val, rows.y_val
-        self._check_beta_params()  # for every method, as a parameter check
         inner = self._inner()
+        # the rows as the estimator takes them (float32 for a skorch net)
+        X = model_input(inner, rows.X_scored)
+        X_val = None if rows.X_val is None else model_input(inner, rows.X_val)
+        y, y_val, weights = rows.y_scored, rows.y_val, rows.weight_scored
+        self._check_beta_params()  # for every method, as a parameter check
         n = X.shape[0]
         start = time.perf_counter()
         if self.method == "knn":
@@ -369,6 +378,7 @@ class ShapleyValuator(BaseRowSelector):
                 X,
                 y,
                 n_estimators=self.n_estimators,
+                sample_weight=weights,
                 draws_per_task=self._draws_per_task(),
                 n_jobs=self.n_jobs,
                 random_state=self.random_state,
@@ -390,6 +400,7 @@ class ShapleyValuator(BaseRowSelector):
                 scoring=self.scoring,
                 default_score=self.default_score,
                 cache=self.cache,
+                sample_weight=weights,
             )
             if self.method == "exact":
                 result = exact_values(

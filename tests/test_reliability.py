@@ -15,6 +15,7 @@ from skinfluence import (
     InfluenceActiveLearner,
     InfluenceReliabilityWarning,
     InfluenceTrimmer,
+    ShapleyValuator,
     influence_scores,
 )
 
@@ -112,6 +113,12 @@ def test_skorch_inputs_that_used_to_break(binary):
     ).fit(X, y)
     with pytest.warns(UserWarning, match="train_split=None"):
         influence_scores(split, X, y, method="loo_confidence")
+    # ShapleyValuator fits and scores the net on float32 rows, as the trimmer does
+    for method, kw in (("loo", {"validation": 0.25}), ("data_oob", {"n_estimators": 4})):
+        val = ShapleyValuator(net, method=method, budget=1, random_state=0, **kw)
+        val.fit(X[:60], y[:60])
+        assert np.isfinite(val.values_).sum() > 30
+        assert val.predict(X).shape == y.shape
 
 
 @pytest.mark.torch
