@@ -473,7 +473,8 @@ def _checks():
 
 @pytest.mark.parametrize("estimator, check", _checks())
 def test_sklearn_compatible(estimator, check):
-    # Expected failures: weight-repetition equivalence (above). method="exact" is left out: the checks fit more than
+    # Expected failures: weight-repetition equivalence and, for KNN, the sample-weight
+    # checks (above). method="exact" is left out: the checks fit more than
     # EXACT_MAX_N rows, which it refuses by design; "beta" shares tmc's code path. The
     # checks fit each estimator dozens of times, so the models and budgets are small:
     # GaussianNB for the many-fit methods, the default LogisticRegression, Ridge (a
