@@ -184,9 +184,7 @@ def test_shapley_exact_with_weights_equals_the_weighted_game():
     )
     np.testing.assert_allclose(val.values_, _brute_force_shapley(Xt, yt, Xv, yv, w), atol=1e-12)
     assert val.values_[1] == 0.0 and val.values_[4] == 0.0  # weight 0 changes no fit
-    unweighted = ShapleyValuator(LogisticRegression(), method="exact", budget=1).fit(
-        Xt, yt, Xv, yv
-    )
+    unweighted = ShapleyValuator(LogisticRegression(), method="exact", budget=1).fit(Xt, yt, Xv, yv)
     assert not np.allclose(unweighted.values_, val.values_)
 
 
