@@ -10,7 +10,6 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.tree import DecisionTreeRegressor
-from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skinfluence import InfluenceActiveLearner
 from skinfluence.adapters import make_adapter
@@ -213,35 +212,6 @@ def test_bad_input():
     X_bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         InfluenceActiveLearner().fit(X_bad, y_partial)
-
-
-def _checks():
-    expected = {
-        # the binary labels -1/1 of this check mean "unlabeled"/1 under the
-        # semi-supervised convention; scikit-learn special-cases its own
-        # SelfTrainingClassifier by name for the same reason
-        "check_classifiers_classes": "-1 marks unlabeled rows",
-    }
-    for est in (
-        InfluenceActiveLearner(),
-        InfluenceActiveLearner(method="entropy"),
-        InfluenceActiveLearner(method="bald", n_estimators=3, random_state=0),
-    ):
-        for item in estimator_checks_generator(
-            est, legacy=True, expected_failed_checks=expected, mark="xfail"
-        ):
-            # expected failures come as pytest.param(..., marks=xfail)
-            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
-            name = getattr(check, "func", check).__name__
-            if name != "check_array_api_input":  # skips itself: numpy input only
-                yield pytest.param(estimator, check, marks=marks, id=f"{estimator!r}-{name}")
-
-
-@pytest.mark.parametrize("estimator, check", _checks())
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)
 
 
 # -- skorch nets ------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import estimator_checks_generator
 
 import skinfluence
 from skinfluence import ShapleyValuator, UnsupportedModelError
@@ -422,40 +421,7 @@ def test_dask_worker_processes_equal_loky(binary):
     _dask_equals_loky(*binary, processes=True)
 
 
-# -- the estimator contract ----------------------------------------------------------------------
-ESTIMATORS = [
-    ShapleyValuator(GaussianNB(), max_iter=1),
-    ShapleyValuator(method="banzhaf", max_iter=5),
-    ShapleyValuator(GaussianNB(), method="loo"),
-    ShapleyValuator(KNeighborsClassifier(), method="knn"),
-    ShapleyValuator(Ridge(), method="banzhaf", max_iter=5),
-]
-
-
-def _check_name(check):
-    return getattr(check, "func", check).__name__
-
-
-def _checks():
-    for est in ESTIMATORS:
-        for estimator, check in estimator_checks_generator(est, legacy=True):
-            # check_array_api_input only skips itself: we take numpy and scipy input
-            if _check_name(check) != "check_array_api_input":
-                yield pytest.param(estimator, check, id=f"{estimator!r}-{_check_name(check)}")
-
-
-@pytest.mark.parametrize("estimator, check", _checks())
-def test_sklearn_compatible(estimator, check):
-    # Expected failures: none. method="exact" is left out: the checks fit more than
-    # EXACT_MAX_N rows, which it refuses by design; "beta" shares tmc's code path. The
-    # checks fit each estimator dozens of times, so the models and budgets are small:
-    # GaussianNB for the many-fit methods, the default LogisticRegression, Ridge (a
-    # regressor) and KNN (the closed form).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)
-
-
+# -- the estimator contract (scikit-learn's checks: test_estimator_checks.py) -------------------
 def test_fitted_attributes_and_refit(binary):
     X, y = binary
     est = ShapleyValuator(

@@ -12,7 +12,6 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skinfluence import InfluenceTrimmer
 from skinfluence._trimmer import ess_temperature
@@ -241,21 +240,3 @@ def test_imblearn_pipeline_sees_the_relabeled_rows(noisy):
     y_new[trim.trimmed_indices_] = trim.new_labels_
     ref = LogisticRegression(C=0.5).fit(X, y_new)
     np.testing.assert_allclose(pipe[-1].coef_, ref.coef_)
-
-
-def _checks():
-    for est in (
-        InfluenceTrimmer(method="if", strategy="relabel"),
-        InfluenceTrimmer(method="if", strategy="reweight"),
-    ):
-        for estimator, check in estimator_checks_generator(est, legacy=True):
-            name = getattr(check, "func", check).__name__
-            if name != "check_array_api_input":
-                yield pytest.param(estimator, check, id=f"{est.strategy}-{name}")
-
-
-@pytest.mark.parametrize("estimator, check", _checks())
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)

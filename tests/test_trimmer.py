@@ -1,4 +1,5 @@
-"""InfluenceTrimmer: the scikit-learn contract, composition and bad input."""
+"""InfluenceTrimmer: fitted attributes, composition and bad input (the scikit-learn
+checks are in ``test_estimator_checks.py``)."""
 
 import pickle
 import warnings
@@ -15,38 +16,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skinfluence import InfluenceTrimmer, UnsupportedModelError, influence_scores
-
-ESTIMATORS = [
-    InfluenceTrimmer(),
-    InfluenceTrimmer(LogisticRegression(), method="if"),
-    InfluenceTrimmer(LogisticRegression(), method="random", random_state=0),
-    InfluenceTrimmer(Ridge(), method="fi"),
-    InfluenceTrimmer(Ridge(), method="if", solver="cg", damping=1e-3),
-]
-
-
-def _checks():
-    for est in ESTIMATORS:
-        for estimator, check in estimator_checks_generator(est, legacy=True):
-            # check_array_api_input only skips itself: we take numpy and scipy input
-            if _check_name(check) != "check_array_api_input":
-                yield pytest.param(estimator, check, id=f"{estimator!r}-{_check_name(check)}")
-
-
-def _check_name(check):
-    return getattr(check, "func", check).__name__
-
-
-@pytest.mark.parametrize("estimator, check", _checks())
-def test_sklearn_compatible(estimator, check):
-    # Expected failures: none. Multiclass checks fit multinomial LR, whose Hessian is
-    # singular along the sum of the intercepts: the pseudo-inverse warning is expected.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)
 
 
 @pytest.fixture
