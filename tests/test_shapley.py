@@ -231,8 +231,8 @@ def test_knn_chunks_and_jobs_do_not_change_values():
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-15)
 
 
-def test_knn_valuator_matches_function_and_manhattan_metric():
-    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+def test_knn_valuator_matches_function_and_manhattan_metric(binary_200x5):
+    X, y = binary_200x5
     Xtr, ytr, Xv, yv = X[:150], y[:150], X[150:], y[150:]
     for knn in (KNeighborsClassifier(4), KNeighborsClassifier(4, p=1)):
         est = ShapleyValuator(knn, method="knn", budget=5).fit(Xtr, ytr, X_val=Xv, y_val=yv)
@@ -441,8 +441,8 @@ def test_fitted_attributes_and_refit(binary):
     assert est.n_iter_ == 128 and est.n_evaluations_ == 129
 
 
-def test_pipeline_grid_search_and_resample():
-    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+def test_pipeline_grid_search_and_resample(binary_200x5):
+    X, y = binary_200x5
     pipe = make_pipeline(StandardScaler(), ShapleyValuator(KNeighborsClassifier(), method="knn"))
     grid = GridSearchCV(
         pipe,

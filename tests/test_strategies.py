@@ -17,10 +17,10 @@ from skinfluence import InfluenceTrimmer
 from skinfluence._trimmer import ess_temperature
 
 
-@pytest.fixture(scope="module")
-def noisy():
-    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, random_state=0)
-    X = StandardScaler().fit_transform(X)
+@pytest.fixture
+def noisy(binary_300x6):
+    """``binary_300x6`` with the first 20 labels flipped."""
+    X, y = binary_300x6
     y = y.copy()
     y[:20] = 1 - y[:20]
     return X, y

@@ -20,14 +20,8 @@ from sklearn.svm import SVC
 from skinfluence import InfluenceTrimmer, UnsupportedModelError, influence_scores
 
 
-@pytest.fixture
-def noisy_binary():
-    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, random_state=0)
-    return StandardScaler().fit_transform(X), y
-
-
-def test_fitted_attributes(noisy_binary):
-    X, y = noisy_binary
+def test_fitted_attributes(binary_300x6):
+    X, y = binary_300x6
     trim = InfluenceTrimmer(
         LogisticRegression(), method="fi", budget=15, validation=0.2, random_state=0
     ).fit(X, y)
@@ -54,8 +48,8 @@ def test_fitted_attributes(noisy_binary):
     np.testing.assert_array_equal(trim.classes_, [0, 1])
 
 
-def test_scores_equal_the_functional_api(noisy_binary):
-    X, y = noisy_binary
+def test_scores_equal_the_functional_api(binary_300x6):
+    X, y = binary_300x6
     Xtr, ytr, Xv, yv = X[:200], y[:200], X[200:], y[200:]
     for method in ("fi", "if"):
         trim = InfluenceTrimmer(LogisticRegression(), method=method, budget=5)
@@ -66,8 +60,8 @@ def test_scores_equal_the_functional_api(noisy_binary):
         )
 
 
-def test_budget_forms(noisy_binary):
-    X, y = noisy_binary
+def test_budget_forms(binary_300x6):
+    X, y = binary_300x6
     held_out = InfluenceTrimmer(method="fi", budget=0.1, validation=0.2).fit(X, y)
     assert len(held_out.trimmed_indices_) == 24  # 10 % of 240
     assert len(InfluenceTrimmer(budget=7).fit(X, y).trimmed_indices_) == 7
@@ -103,8 +97,8 @@ def test_regressor_inner_estimator():
         assert trim.score(Xv, yv) > baseline
 
 
-def test_grid_search_over_budget_and_inner_params(noisy_binary):
-    X, y = noisy_binary
+def test_grid_search_over_budget_and_inner_params(binary_300x6):
+    X, y = binary_300x6
     pipe = make_pipeline(StandardScaler(), InfluenceTrimmer(LogisticRegression(), random_state=0))
     grid = GridSearchCV(
         pipe,
@@ -119,8 +113,8 @@ def test_grid_search_over_budget_and_inner_params(noisy_binary):
     assert best.estimator_.C == grid.best_params_["influencetrimmer__estimator__C"]
 
 
-def test_metadata_routing_of_validation_set(noisy_binary):
-    X, y = noisy_binary
+def test_metadata_routing_of_validation_set(binary_300x6):
+    X, y = binary_300x6
     Xv, yv = X[250:], y[250:]
     with config_context(enable_metadata_routing=True):
         trim = InfluenceTrimmer(budget=5).set_fit_request(X_val=True, y_val=True)
@@ -147,8 +141,8 @@ def test_imblearn_pipeline_resamples():
     assert Xr.shape == (180, 5) and yr.shape == (180,)
 
 
-def test_pandas_keeps_feature_names(noisy_binary):
-    X, y = noisy_binary
+def test_pandas_keeps_feature_names(binary_300x6):
+    X, y = binary_300x6
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     ys = pd.Series(y, name="target")
     trim = InfluenceTrimmer(budget=10, random_state=0).fit(df, ys)
@@ -162,24 +156,24 @@ def test_pandas_keeps_feature_names(noisy_binary):
         trim.predict(df)
 
 
-def test_sparse_input(noisy_binary):
-    X, y = noisy_binary
+def test_sparse_input(binary_300x6):
+    X, y = binary_300x6
     dense = InfluenceTrimmer(budget=10, random_state=0).fit(X, y)
     sparse = InfluenceTrimmer(budget=10, random_state=0).fit(sp.csr_matrix(X), y)
     np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-6)
     np.testing.assert_array_equal(sparse.trimmed_indices_, dense.trimmed_indices_)
 
 
-def test_pickle_round_trip(noisy_binary):
-    X, y = noisy_binary
+def test_pickle_round_trip(binary_300x6):
+    X, y = binary_300x6
     trim = InfluenceTrimmer(budget=10, random_state=0).fit(X, y)
     back = pickle.loads(pickle.dumps(trim))
     np.testing.assert_array_equal(back.predict(X), trim.predict(X))
     np.testing.assert_array_equal(back.trimmed_indices_, trim.trimmed_indices_)
 
 
-def test_deterministic_under_random_state(noisy_binary):
-    X, y = noisy_binary
+def test_deterministic_under_random_state(binary_300x6):
+    X, y = binary_300x6
     a = InfluenceTrimmer(method="random", budget=10, random_state=3).fit(X, y)
     b = InfluenceTrimmer(method="random", budget=10, random_state=3).fit(X, y)
     c = InfluenceTrimmer(method="random", budget=10, random_state=4).fit(X, y)
@@ -187,8 +181,8 @@ def test_deterministic_under_random_state(noisy_binary):
     assert not np.array_equal(a.trimmed_indices_, c.trimmed_indices_)
 
 
-def test_caller_arrays_are_never_modified(noisy_binary):
-    X, y = noisy_binary
+def test_caller_arrays_are_never_modified(binary_300x6):
+    X, y = binary_300x6
     Xv, yv = X[:50].copy(), y[:50].copy()
     inputs = [X.copy(), y.copy(), Xv, yv]
     df = pd.DataFrame(X)
@@ -209,24 +203,24 @@ def test_caller_arrays_are_never_modified(noisy_binary):
 
 # -- bad input -------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_non_finite_features(noisy_binary, bad):
-    X, y = noisy_binary
+def test_non_finite_features(binary_300x6, bad):
+    X, y = binary_300x6
     X = X.copy()
     X[3, 2] = bad
     with pytest.raises(ValueError, match="NaN|infinity"):
         InfluenceTrimmer().fit(X, y)
 
 
-def test_non_finite_validation_features(noisy_binary):
-    X, y = noisy_binary
+def test_non_finite_validation_features(binary_300x6):
+    X, y = binary_300x6
     Xv = X[:20].copy()
     Xv[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         InfluenceTrimmer().fit(X, y, X_val=Xv, y_val=y[:20])
 
 
-def test_mismatched_lengths(noisy_binary):
-    X, y = noisy_binary
+def test_mismatched_lengths(binary_300x6):
+    X, y = binary_300x6
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         InfluenceTrimmer().fit(X, y[:-1])
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
@@ -234,43 +228,43 @@ def test_mismatched_lengths(noisy_binary):
 
 
 @pytest.mark.parametrize("budget, match", [(-1, "budget"), (240, r"\[0, 240\)"), (1.5, "budget")])
-def test_bad_budget(noisy_binary, budget, match):
-    X, y = noisy_binary
+def test_bad_budget(binary_300x6, budget, match):
+    X, y = binary_300x6
     with pytest.raises(ValueError, match=match):
         InfluenceTrimmer(method="fi", budget=budget, validation=0.2).fit(X, y)
 
 
-def test_one_class(noisy_binary):
-    X, _ = noisy_binary
+def test_one_class(binary_300x6):
+    X, _ = binary_300x6
     with pytest.raises(ValueError, match="class"):
         InfluenceTrimmer().fit(X, np.zeros(len(X), dtype=int))
 
 
 @pytest.mark.parametrize("est", [SVC(), RandomForestClassifier(n_estimators=5)])
-def test_unsupported_estimator(noisy_binary, est):
-    X, y = noisy_binary
+def test_unsupported_estimator(binary_300x6, est):
+    X, y = binary_300x6
     with pytest.raises(UnsupportedModelError, match="has no influence adapter"):
         InfluenceTrimmer(est).fit(X, y)
 
 
-def test_validation_set_with_wrong_features(noisy_binary):
-    X, y = noisy_binary
+def test_validation_set_with_wrong_features(binary_300x6):
+    X, y = binary_300x6
     with pytest.raises(ValueError, match="X_val has 5 features, but the training X has 6"):
         InfluenceTrimmer().fit(X, y, X_val=X[:20, :5], y_val=y[:20])
     with pytest.raises(ValueError, match="both X_val and y_val"):
         InfluenceTrimmer().fit(X, y, X_val=X[:20])
 
 
-def test_unknown_method(noisy_binary):
-    X, y = noisy_binary
+def test_unknown_method(binary_300x6):
+    X, y = binary_300x6
     with pytest.raises(ValueError, match="method"):
         InfluenceTrimmer(method="magic").fit(X, y)
 
 
-def test_influence_scores_requires_fitted_estimator(noisy_binary):
+def test_influence_scores_requires_fitted_estimator(binary_300x6):
     from sklearn.exceptions import NotFittedError
 
-    X, y = noisy_binary
+    X, y = binary_300x6
     with pytest.raises(NotFittedError):
         influence_scores(LogisticRegression(), X, y, X, y)
 
