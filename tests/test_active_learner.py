@@ -218,22 +218,17 @@ def test_bad_input():
 @pytest.fixture
 def skorch_net():
     torch = pytest.importorskip("torch")
+    from _nets import MLP
     from skorch import NeuralNetClassifier
-
-    class MLP(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.body = torch.nn.Sequential(
-                torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Dropout(0.3)
-            )
-            self.out = torch.nn.Linear(16, 2)
-
-        def forward(self, x):
-            return self.out(self.body(x))
 
     torch.manual_seed(0)
     return NeuralNetClassifier(
         MLP,
+        module__p=5,
+        module__k=2,
+        module__hidden=16,
+        module__activation=torch.nn.ReLU,
+        module__dropout=0.3,
         criterion=torch.nn.CrossEntropyLoss,
         max_epochs=15,
         lr=0.1,

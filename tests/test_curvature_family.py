@@ -291,6 +291,7 @@ def test_arnoldi_bad_settings_and_singular_warning(lr):
 # -- EK-FAC (torch) ----------------------------------------------------------------------
 torch = pytest.importorskip("torch")
 skorch = pytest.importorskip("skorch")
+from _nets import MLP, Linear  # noqa: E402
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier  # noqa: E402
 
 from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
@@ -302,25 +303,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-class Lin(torch.nn.Module):
-    def __init__(self, p=4, k=1, bias=True):
-        super().__init__()
-        self.lin = torch.nn.Linear(p, k, bias=bias)
-
-    def forward(self, x):
-        return self.lin(x)
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, p=4, k=3, hidden=5):
-        super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(p, hidden), torch.nn.Tanh())
-        self.head = torch.nn.Linear(hidden, k)
-
-    def forward(self, x):
-        return self.head(self.body(x))
 
 
 def _gn_blocks(ad):
@@ -344,7 +326,7 @@ def onehot_binary():
     y = (rng.random(80) < np.array([0.1, 0.4, 0.7, 0.95])[cats]).astype(np.float32)
     torch.manual_seed(0)
     net = NeuralNetBinaryClassifier(
-        Lin, module__bias=False, max_epochs=30, lr=0.5, train_split=None, verbose=0
+        Linear, module__k=1, module__bias=False, max_epochs=30, lr=0.5, train_split=None, verbose=0
     ).fit(X, y)
     return TorchAdapter(net, X, y, gauss_newton=True)
 

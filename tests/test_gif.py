@@ -179,22 +179,10 @@ def test_trimmer(problem):
 # -- torch: per-tensor groups and layer outputs ------------------------------------------
 torch = pytest.importorskip("torch")
 skorch = pytest.importorskip("skorch")
+from _nets import MLP  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
 
 from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, scaled=False):
-        super().__init__()
-        self.hidden = torch.nn.Linear(5, 6)
-        self.out = torch.nn.Linear(6, 3)
-        self.scale = torch.nn.Parameter(torch.ones(1)) if scaled else None
-
-    def forward(self, x):
-        h = torch.tanh(self.hidden(x))
-        z = self.out(h)
-        return z * self.scale if self.scale is not None else z
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +194,8 @@ def net_problem():
     torch.manual_seed(0)
     net = NeuralNetClassifier(
         MLP,
+        module__p=5,
+        module__hidden=6,
         criterion=torch.nn.CrossEntropyLoss,
         max_epochs=10,
         lr=0.1,
@@ -221,7 +211,7 @@ def test_torch_selection_is_per_parameter_tensor(net_problem):
     ad = TorchAdapter(net, X, y)
     y_enc = ad.encode_y(y)
     J = select_parameters(ad, X, y_enc, "gradients", 0.2)
-    sizes = {"hidden.weight": 30, "hidden.bias": 6, "out.weight": 18, "out.bias": 3}
+    sizes = {"body.0.weight": 30, "body.0.bias": 6, "head.weight": 18, "head.bias": 3}
     expected_k = sum(int(np.ceil(0.2 * s)) for s in sizes.values())
     assert J.size == expected_k == 6 + 2 + 4 + 1
     grad_size = np.abs(ad.loss_grad(X, y_enc)).mean(axis=0)
@@ -238,9 +228,10 @@ def test_torch_output_rule_uses_layer_inputs(net_problem):
     m = net.module_
     with torch.no_grad():
         Xt = torch.as_tensor(X, dtype=torch.float32)
-        h = torch.tanh(m.hidden(Xt)).double().numpy()
-    Wh, bh = m.hidden.weight.detach().double().numpy(), m.hidden.bias.detach().double().numpy()
-    Wo, bo = m.out.weight.detach().double().numpy(), m.out.bias.detach().double().numpy()
+        h = m.body(Xt).double().numpy()  # tanh of the hidden layer
+    hidden = m.body[0]
+    Wh, bh = hidden.weight.detach().double().numpy(), hidden.bias.detach().double().numpy()
+    Wo, bo = m.head.weight.detach().double().numpy(), m.head.bias.detach().double().numpy()
     expected = np.concatenate(
         [
             (np.abs(Wh) * np.abs(X).mean(axis=0)).ravel(),
@@ -274,7 +265,9 @@ def test_torch_output_rule_needs_linear_layers(net_problem):
     torch.manual_seed(0)
     scaled = NeuralNetClassifier(
         MLP,
-        module__scaled=True,
+        module__p=5,
+        module__hidden=6,
+        module__scale=True,
         criterion=torch.nn.CrossEntropyLoss,
         max_epochs=2,
         train_split=None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _nets import MLP
 
 from skinfluence import InfluenceActiveLearner
 from skinfluence.adapters._torch import TorchAdapter
@@ -29,16 +30,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, p=4, k=3, hidden=5):
-        super().__init__()
-        self.hidden = torch.nn.Linear(p, hidden)
-        self.out = torch.nn.Linear(hidden, k)
-
-    def forward(self, x):
-        return self.out(torch.tanh(self.hidden(x)))
 
 
 def fit_net(p, k=3, n=40, hidden=5, seed=0):

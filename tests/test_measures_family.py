@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _nets import MLP
 from _oracles import brute_force
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -113,16 +114,6 @@ def linear_case(request):
     est = make().fit(X, y)
     ad = LinearAdapter(est, X, y)
     return request.param, est, ad, X, ad.encode_y(y), Xv, ad.encode_y(yv)
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, p=4, k=3, hidden=5):
-        super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(p, hidden), torch.nn.Tanh())
-        self.head = torch.nn.Linear(hidden, k)
-
-    def forward(self, x):
-        return self.head(self.body(x))
 
 
 def fit_mlp(X, y, seed=0, callbacks=None, **kwargs):
