@@ -1,8 +1,10 @@
 """The small torch modules the tests train with skorch.
 
-Import this module inside torch-marked tests and fixtures (it imports torch). A test
-picks its variant through skorch's ``module__...`` arguments or ``functools.partial``
-(skorch calls any callable given as ``module`` with those arguments).
+It imports torch: torch-only test modules import it at the top, after skipping where
+torch is missing; modules that also hold numpy-only tests import it inside their
+torch-marked tests and fixtures. A test picks its variant through skorch's
+``module__...`` arguments or ``functools.partial`` (skorch calls any callable given as
+``module`` with those arguments).
 
 Parameter names, in θ's order: :class:`Linear` has ``lin.weight``, ``lin.bias``;
 :class:`MLP` has ``body.0.weight``, ``body.0.bias`` (the first hidden layer; with

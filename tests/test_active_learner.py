@@ -217,7 +217,7 @@ def test_bad_input():
 # -- skorch nets ------------------------------------------------------------------------
 @pytest.fixture
 def skorch_net():
-    torch = pytest.importorskip("torch")
+    import torch
     from _nets import MLP
     from skorch import NeuralNetClassifier
 

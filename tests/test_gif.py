@@ -177,36 +177,38 @@ def test_trimmer(problem):
 
 
 # -- torch: per-tensor groups and layer outputs ------------------------------------------
-torch = pytest.importorskip("torch")
-skorch = pytest.importorskip("skorch")
-from _nets import MLP  # noqa: E402
-from skorch import NeuralNetClassifier  # noqa: E402
+def _fit_net(X, y, **kwargs):
+    """The tanh MLP these tests score: 5 inputs, 6 hidden units, 3 classes."""
+    import torch
+    from _nets import MLP
+    from skorch import NeuralNetClassifier
 
-from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def net_problem():
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(90, 5)).astype(np.float32)
-    y = rng.integers(0, 3, size=90).astype(np.int64)
     torch.manual_seed(0)
     net = NeuralNetClassifier(
         MLP,
         module__p=5,
         module__hidden=6,
         criterion=torch.nn.CrossEntropyLoss,
-        max_epochs=10,
-        lr=0.1,
         train_split=None,
         verbose=0,
-        optimizer__weight_decay=0.05,
-    ).fit(X[:60], y[:60])
+        **kwargs,
+    )
+    return net.fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def net_problem():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 5)).astype(np.float32)
+    y = rng.integers(0, 3, size=90).astype(np.int64)
+    net = _fit_net(X[:60], y[:60], max_epochs=10, lr=0.1, optimizer__weight_decay=0.05)
     return net, X[:60], y[:60], X[60:], y[60:]
 
 
+@pytest.mark.torch
 def test_torch_selection_is_per_parameter_tensor(net_problem):
+    from skinfluence.adapters._torch import TorchAdapter
+
     net, X, y, *_ = net_problem
     ad = TorchAdapter(net, X, y)
     y_enc = ad.encode_y(y)
@@ -222,7 +224,12 @@ def test_torch_selection_is_per_parameter_tensor(net_problem):
         )
 
 
+@pytest.mark.torch
 def test_torch_output_rule_uses_layer_inputs(net_problem):
+    import torch
+
+    from skinfluence.adapters._torch import TorchAdapter
+
     net, X, y, *_ = net_problem
     ad = TorchAdapter(net, X, y)
     m = net.module_
@@ -243,7 +250,10 @@ def test_torch_output_rule_uses_layer_inputs(net_problem):
     np.testing.assert_allclose(ad.output_contributions(X), expected, rtol=1e-5)
 
 
+@pytest.mark.torch
 def test_torch_gif_all_is_if_and_subset_formula(net_problem):
+    from skinfluence.adapters._torch import TorchAdapter
+
     net, X, y, Xv, yv = net_problem
     kw = dict(gauss_newton=True, damping=0.1)
     ref = influence_scores(net, X, y, Xv, yv, "if", **kw)
@@ -260,19 +270,12 @@ def test_torch_gif_all_is_if_and_subset_formula(net_problem):
     assert rel_err(got, expected) < 1e-8
 
 
+@pytest.mark.torch
 def test_torch_output_rule_needs_linear_layers(net_problem):
+    from skinfluence.adapters._torch import TorchAdapter
+
     net, X, y, Xv, yv = net_problem
-    torch.manual_seed(0)
-    scaled = NeuralNetClassifier(
-        MLP,
-        module__p=5,
-        module__hidden=6,
-        module__scale=True,
-        criterion=torch.nn.CrossEntropyLoss,
-        max_epochs=2,
-        train_split=None,
-        verbose=0,
-    ).fit(X, y)
+    scaled = _fit_net(X, y, module__scale=True, max_epochs=2)
     with pytest.raises(UnsupportedModelError, match="gradients"):
         influence_scores(scaled, X, y, Xv, yv, "gif", gif_selection="outputs", damping=0.1)
     # the gradient rule works on any parameter

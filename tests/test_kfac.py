@@ -22,34 +22,28 @@ from functools import partial
 
 import numpy as np
 import pytest
-import torch
-from _nets import MLP, Linear
 from sklearn.linear_model import LogisticRegression
 
 from skinfluence.adapters import LinearAdapter
-from skinfluence.adapters._torch import TorchAdapter
 from skinfluence.curvature import SOLVERS, ExactSolver, make_solver
 from skinfluence.curvature._kfac import KFACSolver
 from skinfluence.exceptions import SingularHessianWarning, UnsupportedModelError
 
-skorch = pytest.importorskip("skorch")
+# torch-only module: skipped as a whole where torch or skorch cannot be imported
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+from _nets import MLP, Linear  # noqa: E402
 from skorch import (  # noqa: E402
     NeuralNetBinaryClassifier,
     NeuralNetClassifier,
     NeuralNetRegressor,
 )
 
+from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
+
 pytestmark = pytest.mark.torch
 
 P, K = 4, 3
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def rel_err(a, b) -> float:

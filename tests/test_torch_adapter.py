@@ -20,24 +20,26 @@ from functools import partial
 
 import numpy as np
 import pytest
-import torch
-from _nets import MLP, Linear
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from skinfluence.adapters import LinearAdapter, make_adapter
 from skinfluence.adapters._links import output_curvature
-from skinfluence.adapters._torch import TorchAdapter
 from skinfluence.curvature import CGSolver, ExactSolver
 from skinfluence.exceptions import SingularHessianWarning, UnsupportedModelError
 from skinfluence.influence import fi_scores, if_scores, representer_scores
 
-skorch = pytest.importorskip("skorch")
+# torch-only module: skipped as a whole where torch or skorch cannot be imported
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+from _nets import MLP, Linear  # noqa: E402
 from skorch import (  # noqa: E402
     NeuralNetBinaryClassifier,
     NeuralNetClassifier,
     NeuralNetRegressor,
 )
+
+from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -56,15 +58,6 @@ TwoLayerMLP = partial(MLP, hidden=6, depth=2)  # softmax=True: probabilities (NL
 
 
 # -- data and nets -----------------------------------------------------------------------
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny tensors gain nothing from threads, and contended threads are slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_data(rng, kind, n=N, p=P):
     X = rng.normal(size=(n, p)).astype(np.float32)
     if kind == "multiclass":
