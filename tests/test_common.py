@@ -74,6 +74,12 @@ def test_import_does_not_load_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_import_skinfluence_does_not_import_callbacks():
+    code = "import skinfluence, sys; print('skinfluence.callbacks' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def _public_objects():
     for name in skinfluence.__all__:
         obj = getattr(skinfluence, name)
