@@ -27,6 +27,8 @@ LAYERS = {
     "_base": 4,
     "_scores": 4,
     "_trimmer": 4,
+    "_methods": 4,
+    "_reweight": 4,
     "_shapley": 4,
     "_active_learner": 4,
     "_curves": 4,

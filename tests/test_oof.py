@@ -26,7 +26,7 @@ from sklearn.svm import SVC, SVR
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skinfluence import InfluenceTrimmer, UnsupportedModelError, influence_scores
-from skinfluence._trimmer import AUTO_METHOD, auto_method
+from skinfluence._methods import AUTO_METHOD, auto_method
 from skinfluence.influence import (
     LABEL_SCORES,
     MEASURES,

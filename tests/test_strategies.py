@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skinfluence import InfluenceTrimmer
-from skinfluence._trimmer import ess_temperature
+from skinfluence._reweight import ess_temperature
 
 
 @pytest.fixture
