@@ -118,5 +118,3 @@ def auto_method(estimator) -> str:
     ):
         return "data_oob"
     return AUTO_METHOD
-
-

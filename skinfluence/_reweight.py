@@ -43,5 +43,3 @@ def ess_temperature(scores: np.ndarray, target: float) -> float:
         else:
             hi = mid
     return float(np.exp(0.5 * (lo + hi)))
-
-
