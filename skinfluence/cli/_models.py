@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from ..exceptions import UnsupportedModelError
 from ._input import InputError
 
-__all__ = ["CLEAN_MODELS", "MODELS", "QUERY_MODELS", "VALUE_MODELS", "fit_pipeline", "make_model"]
+__all__ = [
+    "CLEAN_MODELS",
+    "MODELS",
+    "QUERY_MODELS",
+    "VALUE_MODELS",
+    "fit_pipeline",
+    "make_model",
+    "model_methods",
+]
 
 #: ``--model`` values: name -> the model it stands for (shown in ``--help``)
 MODELS = {
@@ -75,6 +85,54 @@ def make_model(name: str | None, task: str, seed: int, choices=tuple(MODELS)):
     if task == "classification":
         return SGDClassifier(loss="log_loss", random_state=seed)
     return SGDRegressor(random_state=seed)
+
+
+@cache
+def model_methods(name: str) -> tuple[str, ...]:
+    """The ``--method`` values that run on ``--model name``: ``"auto"`` and the measures.
+
+    Derived from the registry and the model's adapter, so new models and measures
+    need no entry here: a measure of the fitted model (``inputs="adapter"``) runs when
+    the adapter of ``name``'s model has every capability the measure needs (found by
+    fitting the model on a few synthetic rows); a model-agnostic measure runs on any
+    model. A model without an adapter gets the model-agnostic measures only.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+
+    Returns
+    -------
+    methods : tuple of str
+        ``"auto"`` first (when what it picks for the model runs), then the
+        registry's order.
+    """
+    import warnings
+
+    import numpy as np
+
+    from .._trimmer import auto_method
+    from ..adapters import make_adapter
+    from ..influence import MEASURES
+
+    task = "classification" if name in _CLASSIFIERS else "regression"
+    model = make_model(name, task, 0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2))
+    y = (X[:, 0] > 0).astype(int) if task == "classification" else X[:, 0]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence on 20 rows says nothing
+            capabilities = make_adapter(model.fit(X, y), X, y).capabilities
+    except UnsupportedModelError:
+        capabilities = frozenset()
+    runs = tuple(
+        method
+        for method, measure in MEASURES.items()
+        if not measure.fitted_model or set(measure.needs) <= capabilities
+    )
+    return ("auto", *runs) if auto_method(model) in runs else runs
 
 
 def fit_pipeline(pipe, X, y, what: str):
