@@ -6,10 +6,18 @@ import numbers
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.ensemble import RandomForestRegressor
-from sklearn.utils import _safe_indexing, check_consistent_length, check_random_state, column_or_1d
+from sklearn.pipeline import Pipeline
+from sklearn.utils import (
+    _safe_indexing,
+    check_array,
+    check_consistent_length,
+    check_random_state,
+    column_or_1d,
+)
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -21,7 +29,7 @@ from sklearn.utils.validation import (
 from ._delegate import DelegateMixin
 from .adapters import model_input
 from .curvature import SOLVERS, BaseSolver
-from .influence import AGGREGATIONS, FI_SCALINGS, QUERY_METHODS, query_scores
+from .influence import AGGREGATIONS, FI_SCALINGS, QUERY_METHODS, final_step, query_scores
 from .utils import check_two_classes, check_validation_set
 
 __all__ = ["InfluenceActiveLearner", "QUERY_METHODS"]
@@ -246,11 +254,15 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
 
     # -- scoring ---------------------------------------------------------------------
     def _exact_scores(self, model, X, y, w, lab, X_pool, X_val, y_val, rng) -> np.ndarray:
-        """Query scores of ``X_pool`` for ``model`` fitted on rows ``lab``."""
+        """Query scores of ``X_pool`` for ``model`` fitted on rows ``lab``.
+
+        ``X``, ``X_pool`` and ``X_val`` are in the container the model was fitted on
+        (a DataFrame keeps its column names, a pipeline gets its raw rows).
+        """
         return query_scores(
             model,
             self._inner(),
-            X[lab],
+            _safe_indexing(X, lab),
             y[lab],
             X_pool,
             X_val,
@@ -275,9 +287,13 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         n_pool = len(pool)
         n_exact = int(np.ceil(self.subsample * n_pool))
         if self.method not in _INFLUENCE or n_exact >= n_pool:
-            return self._exact_scores(model, X, y, w, lab, X[pool], X_val, y_val, rng)
+            return self._exact_scores(
+                model, X, y, w, lab, _safe_indexing(X, pool), X_val, y_val, rng
+            )
         sub = np.sort(rng.choice(n_pool, n_exact, replace=False))
-        exact = self._exact_scores(model, X, y, w, lab, X[pool[sub]], X_val, y_val, rng)
+        exact = self._exact_scores(
+            model, X, y, w, lab, _safe_indexing(X, pool[sub]), X_val, y_val, rng
+        )
         surrogate = (
             RandomForestRegressor(n_estimators=100, n_jobs=self.n_jobs)
             if self.surrogate is None
@@ -285,8 +301,10 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         )
         if "random_state" in surrogate.get_params():
             surrogate.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-        surrogate.fit(X[pool[sub]], rankdata(exact))
-        return np.asarray(surrogate.predict(X[pool]), dtype=np.float64)
+        features = final_step(model, _safe_indexing(X, pool))[1]  # numbers the forest can split
+        features = check_array(features, accept_sparse=("csr", "csc"), dtype=np.float64)
+        surrogate.fit(features[sub], rankdata(exact))
+        return np.asarray(surrogate.predict(features), dtype=np.float64)
 
     # -- fitting -------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
@@ -324,7 +342,15 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"InfluenceActiveLearner needs a classifier, got {type(self._inner()).__name__}."
             )
         X_in = X
-        X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=np.float64)
+        # a pipeline transforms the rows itself: they stay as given (strings, NaN)
+        raw = isinstance(self._inner(), Pipeline)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=None if raw else np.float64,
+            ensure_all_finite=not raw,
+        )
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         pool_mask = unlabeled_mask(y, self.missing_label)
@@ -349,11 +375,16 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             )
         check_two_classes(y[lab], "InfluenceActiveLearner")
         if X_val is not None or y_val is not None:
-            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=True)
+            X_val_in = X_val
+            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=True, raw=raw)
+            if hasattr(X_val_in, "iloc"):
+                X_val = X_val_in  # the model sees the container it was fitted on
         elif self.method == "if":
             raise ValueError('method="if" needs a validation set: pass X_val and y_val to fit.')
         rng = check_random_state(self.random_state)
         X_fit = X_in if hasattr(X_in, "iloc") else model_input(self._inner(), X)
+        if sp.issparse(X_fit) and X_fit.format not in ("csr", "csc"):
+            X_fit = X_fit.tocsr()
 
         y_work = y.copy()
         self.labeled_iter_ = np.where(pool_mask, -1, 0)
@@ -366,7 +397,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 break
             start = time.perf_counter()
             w = sample_weight
-            scores = self._pool_scores(model, X, y_work, w, lab, pool, X_val, y_val, rng)
+            scores = self._pool_scores(model, X_fit, y_work, w, lab, pool, X_val, y_val, rng)
             picked = pool[np.argsort(-scores, kind="stable")[: self.batch_size]]
             missing = unlabeled_mask(y_oracle[picked], self.missing_label)
             if missing.any():
@@ -387,7 +418,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self.scores_ = np.full(len(y), np.nan)
         if len(pool):
             self.scores_[pool] = self._pool_scores(
-                model, X, y_work, sample_weight, lab, pool, X_val, y_val, rng
+                model, X_fit, y_work, sample_weight, lab, pool, X_val, y_val, rng
             )
         self.estimator_ = model
         self.transduction_ = y_work

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
@@ -27,8 +28,8 @@ from sklearn.utils.validation import (
 )
 
 from ._delegate import DelegateMixin
-from .adapters import model_input
-from .utils import check_two_classes, check_validation_set, check_xy, n_to_drop
+from .adapters import is_torch_model, model_input
+from .utils import check_target, check_two_classes, check_validation_set, check_xy, n_to_drop
 
 __all__ = ["BaseRowSelector", "ScoredRows"]
 
@@ -57,6 +58,10 @@ class ScoredRows:
         Room for a subclass's once-per-fit results.
     sample_weight : ndarray of shape (n,) or None
         The weight of every training row (``None``: unweighted).
+    raw : bool
+        The estimator is a pipeline that transforms the rows itself: the rows it
+        scores (:attr:`X_scored`, :attr:`X_val`) are the rows as given, not
+        validated to floats.
     """
 
     def __init__(
@@ -70,13 +75,18 @@ class ScoredRows:
         self.val = None
         self.parent = self
         self.cache = {}
+        self.raw = False
         self._model = None
         self._same_fit_as_parent = False
 
     @property
     def X_scored(self):
-        """The validated scored rows."""
-        return self.X[self.scored]
+        """The scored rows (validated, or as given for a pipeline)."""
+        return self.rows(self.scored)
+
+    def rows(self, positions):
+        """The training rows at ``positions`` as the estimator's measures take them."""
+        return _safe_indexing(self.X_fit, positions) if self.raw else self.X[positions]
 
     @property
     def y_scored(self) -> np.ndarray:
@@ -125,7 +135,7 @@ class ScoredRows:
 
     def restricted(self, scored, val):
         """The same data with other scored rows and validation rows ``val`` (or None)."""
-        X_val = None if val is None else self.X[val]
+        X_val = None if val is None else self.rows(val)
         y_val = None if val is None else self.y[val]
         val_kw = {} if val is None else {k: _safe_indexing(v, val) for k, v in self.val_kw.items()}
         rows = ScoredRows(
@@ -140,7 +150,7 @@ class ScoredRows:
             val_kw,
             self.sample_weight,
         )
-        rows.val, rows.parent = val, self.parent
+        rows.val, rows.parent, rows.raw = val, self.parent, self.raw
         rows._same_fit_as_parent = np.array_equal(scored, self.parent.scored)
         return rows
 
@@ -276,19 +286,31 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         (``_fit_context``) before.
         """
         classifier = is_classifier(self._inner())
+        # a pipeline transforms the rows itself: they stay as given (strings, NaN)
+        raw = isinstance(self._inner(), Pipeline)
         X_in, y_in = X, y
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=("csr", "csc"),
-            dtype=np.float64,
+            dtype=None if raw else np.float64,
+            ensure_all_finite=not raw,
             y_numeric=not classifier,
             multi_output=False,
         )
-        X, y = check_xy(X, y, classifier=classifier)
+        if raw:
+            y = check_target(X, y, classifier=classifier)
+        else:
+            X, y = check_xy(X, y, classifier=classifier)
         if classifier:
             self.classes_ = np.unique(y)
+            if is_torch_model(self._inner()) and y.dtype.kind not in "iubf":
+                raise ValueError(
+                    f"{type(self._inner()).__name__} trains on integer class indices "
+                    f"0..K-1, but y holds {y.dtype} labels (e.g. {y[0]!r}); encode them "
+                    "first, e.g. y = sklearn.preprocessing.LabelEncoder().fit_transform(y)."
+                )
         aligned = {k: v for k, v in (aligned or {}).items() if v is not None}
         aligned_val = {k: v for k, v in (aligned_val or {}).items() if v is not None}
         for name, values in aligned.items():
@@ -299,6 +321,8 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 )
         # fit on pandas rows when given, so that the inner estimator keeps the names
         X_fit = X_in if hasattr(X_in, "iloc") else model_input(self._inner(), X)
+        if raw and sp.issparse(X_fit) and X_fit.format not in ("csr", "csc"):
+            X_fit = X_fit.tocsr()
         y_fit = y_in if hasattr(y_in, "iloc") else y
         if sample_weight is not None:
             if not has_fit_parameter(self._inner(), "sample_weight"):
@@ -317,10 +341,11 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             every = ScoredRows(
                 self, X, y, X_fit, y_fit, np.arange(len(y)), None, None, aligned, sample_weight
             )
+            every.raw = raw
             fits = [every.restricted(scored, val) for scored, val in self._validation_plan(y)]
         else:
             X_val_arr, y_val_arr = check_validation_set(
-                X_val, y_val, X.shape[1], classifier=classifier
+                X_val, y_val, X.shape[1], classifier=classifier, raw=raw
             )
             missing = sorted(set(aligned) - set(aligned_val))
             if missing:
@@ -346,6 +371,7 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 aligned_val,
                 sample_weight,
             )
+            every.raw = raw
             fits = [every]
         if classifier:
             for rows in fits:

@@ -7,7 +7,7 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 from .adapters import check_row_weights
-from .influence import FI_SCALINGS, compute_scores, get_measure
+from .influence import FI_SCALINGS, compute_scores, final_step, get_measure
 from .utils import check_two_classes, check_validation_set, check_xy
 
 __all__ = ["influence_scores"]
@@ -45,9 +45,12 @@ def influence_scores(
     estimator : fitted estimator
         A scikit-learn ``LogisticRegression``, ``SGDClassifier(loss="log_loss")``,
         ``LinearRegression``, ``Ridge``, ``SGDRegressor`` or a skorch net, already
-        fitted on ``(X, y)``.
+        fitted on ``(X, y)`` — or a fitted ``Pipeline`` ending in one: influence is
+        then that of the final model on ``X`` (and ``X_val``) transformed by the
+        steps before it, one score per row of ``X`` (sparse outputs stay sparse;
+        FI's perturbation moves the transformed features).
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        The training rows the estimator was fitted on.
+        The training rows the estimator was fitted on (raw rows for a pipeline).
     y : array-like of shape (n_samples,)
         Their targets.
     X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
@@ -148,7 +151,17 @@ def influence_scores(
     if scaling not in FI_SCALINGS:
         raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
     check_is_fitted(estimator)
+    # a fitted pipeline: influence of its final model on the transformed rows
+    estimator, X, X_val = final_step(estimator, X, X_val)
     classifier = is_classifier(estimator)
+    n_in = getattr(estimator, "n_features_in_", None)
+    for name, rows in (("X", X), ("X_val", X_val)):
+        width = None if rows is None or np.ndim(rows) != 2 else np.shape(rows)[1]
+        if n_in is not None and width is not None and width != n_in:
+            raise ValueError(
+                f"{name} has {width} features, but {type(estimator).__name__} was fitted "
+                f"on {n_in}; pass the rows it was fitted on, transformed the same way."
+            )
     X, y = check_xy(X, y, classifier=classifier)
     if measure.validation or X_val is not None or y_val is not None:
         if measure.validation and X_val is None and y_val is None:

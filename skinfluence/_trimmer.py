@@ -171,16 +171,16 @@ class InfluenceTrimmer(BaseRowSelector):
             "confidence_weighted_entropy"}, default="self_confidence"
         ``method="loo_confidence"`` (classifiers): cleanlab's label-quality score
         computed on the leave-one-out probabilities.
-    noisy_validation : {"keep", "drop_flagged", "trim_loss"}, default="keep"
-        Validation-based methods, when the validation rows come from the training
-        data (``validation`` a share or folds; ``X_val`` is used as given): their
-        labels are as noisy as the rest, and influence on a noisy validation loss
-        ranks mislabeled rows poorly. ``"drop_flagged"`` leaves out of the
-        validation objective the rows ``"loo_confidence"`` flags as likely
-        mislabeled (as many as ``budget="auto"`` estimates); ``"trim_loss"`` leaves
-        out the same share of validation rows, those whose labels the scoring fit
-        finds least likely (a trimmed validation loss); ``"keep"`` uses them all.
-        Classifiers only for the first two.
+    noisy_validation : {"drop_flagged", "trim_loss", "keep"}, default="drop_flagged"
+        Validation-based methods of a classifier, when the validation rows come
+        from the training data (``validation`` a share or folds; ``X_val`` is used as
+        given): their labels are as noisy as the rest, and influence on a noisy
+        validation loss ranks mislabeled rows poorly (``docs/label_issues.md``).
+        ``"drop_flagged"`` leaves out of the validation objective the rows
+        ``"loo_confidence"`` flags as likely mislabeled (as many as
+        ``budget="auto"`` estimates); ``"trim_loss"`` leaves out the same share of
+        validation rows, those whose labels the scoring fit finds least likely (a
+        trimmed validation loss); ``"keep"`` uses them all (regressors always do).
     solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
             or BaseSolver, default="exact"
         Inverse-Hessian-vector products: Cholesky (pseudo-inverse when singular),
@@ -349,7 +349,7 @@ class InfluenceTrimmer(BaseRowSelector):
         budget=0.05,
         validation="auto",
         label_score="self_confidence",
-        noisy_validation="keep",
+        noisy_validation="drop_flagged",
         solver="exact",
         damping=0.0,
         scaling="appendix",
@@ -521,13 +521,12 @@ class InfluenceTrimmer(BaseRowSelector):
 
     def _clean_validation(self, rows: ScoredRows) -> ScoredRows:
         """``rows`` with the suspicious validation rows left out (``noisy_validation``)."""
-        if self.noisy_validation == "keep" or rows.val is None:
+        if (
+            self.noisy_validation == "keep"
+            or rows.val is None
+            or not is_classifier(self._inner())
+        ):
             return rows
-        if not is_classifier(self._inner()):
-            raise ValueError(
-                f"noisy_validation={self.noisy_validation!r} looks for mislabeled "
-                "validation rows of a classifier; use noisy_validation='keep'."
-            )
         flagged = self._loo_flags(rows)
         if self.noisy_validation == "drop_flagged":
             keep = ~flagged[rows.val]
@@ -593,7 +592,7 @@ class InfluenceTrimmer(BaseRowSelector):
         if len(self.classes_) == 2 or len(flagged) == 0:
             return np.where(current == self.classes_[0], self.classes_[1], self.classes_[0])
         model = rows.model()
-        proba = model.predict_proba(model_input(model, rows.X[flagged]))
+        proba = model.predict_proba(model_input(model, rows.rows(flagged)))
         classes = np.asarray(model.classes_)
         proba = np.where(classes[None, :] == current[:, None], -np.inf, proba)
         return classes[np.argmax(proba, axis=1)]

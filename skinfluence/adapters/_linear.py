@@ -24,13 +24,16 @@ per direction for the other products.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.class_weight import compute_class_weight
 
-from ..exceptions import UnsupportedModelError
+from ..exceptions import InfluenceReliabilityWarning, UnsupportedModelError
+from ..utils import iter_chunks
 from ._base import BaseAdapter, check_row_weights
-from ._links import LinkMixin, loss_gradient, metric_factors, output_curvature
+from ._links import LinkMixin, loss_gradient, metric_factors, output_curvature, probabilities
 
 __all__ = ["LinearAdapter", "LINEAR_MODELS"]
 
@@ -238,6 +241,8 @@ class LinearAdapter(LinkMixin, BaseAdapter):
             self.n_outputs = 1
         self.X = X
         self.y_enc = self.encode_y(y)
+        if self.is_classifier:
+            self._warn_if_separable()
         if not self.is_classifier:
             resid = self._z(_dense_rows(X))[:, 0] - self.y_enc
             mean_sq = np.average(resid**2, weights=self.sample_weight)
@@ -268,6 +273,25 @@ class LinearAdapter(LinkMixin, BaseAdapter):
 
     def _z(self, Xd: np.ndarray) -> np.ndarray:
         return Xd @ self.W.T + self.b
+
+    def _warn_if_separable(self, threshold: float = 0.99) -> None:
+        """Warn when every weighted training row is fitted with P(own label) > threshold."""
+        lowest = np.inf
+        for rows in iter_chunks(self.n_train, self.chunk_size(self.n_raw_outputs)):
+            P = probabilities(self.link, self._z(_dense_rows(self.X[rows])))
+            own = P[np.arange(P.shape[0]), self.y_enc[rows]]
+            w = self.row_weights(rows)
+            lowest = min(lowest, own.min() if w is None else own[w > 0].min(initial=np.inf))
+        if lowest > threshold:
+            warnings.warn(
+                f"{self.model_name} fits every training row with a probability above "
+                f"{threshold} for its own label (lowest {lowest:.6f}): the classes are "
+                "(nearly) separable, the regularised optimum is flat, and influence no "
+                "longer predicts what refitting without a row does. Regularise more (a "
+                "smaller C or a larger alpha) for trustworthy scores.",
+                InfluenceReliabilityWarning,
+                stacklevel=4,
+            )
 
     def _curvature(self, Xd: np.ndarray, rows=slice(None), scale: float | None = None):
         """``S_i`` of the rows times their weight, over ``scale`` (default ``Σ s``)."""

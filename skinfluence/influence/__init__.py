@@ -14,6 +14,7 @@ from ._dispatch import (
     QUERY_METHODS,
     compute_scores,
     estimate_label_issues,
+    final_step,
     loo_probabilities,
     query_scores,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "fi_pairs",
     "fi_scale",
     "fi_scores",
+    "final_step",
     "get_measure",
     "gif_scores",
     "if_active_scores",

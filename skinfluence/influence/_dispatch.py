@@ -14,6 +14,8 @@ from functools import partial
 
 import numpy as np
 from joblib import Parallel, delayed
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_array
 
 from ..adapters import is_torch_model, make_adapter, model_input, require
 from ..curvature import make_solver
@@ -26,6 +28,7 @@ from ._registry import get_measure
 
 __all__ = [
     "QUERY_METHODS",
+    "final_step",
     "compute_scores",
     "estimate_label_issues",
     "loo_probabilities",
@@ -35,6 +38,38 @@ __all__ = [
 #: ``method=`` names of the active learner: FI^active, influence of adding a row, the
 #: uncertainty baselines and random.
 QUERY_METHODS = ("fi", "if", "random", *QUERY_STRATEGIES)
+
+
+def final_step(estimator, *Xs):
+    """The model influence is taken of, and the rows as it sees them.
+
+    For a fitted :class:`~sklearn.pipeline.Pipeline`, its last step and each of
+    ``Xs`` transformed by the steps before it (sparse outputs stay sparse, ``None``
+    stays ``None``); any other estimator and ``Xs`` unchanged. Influence of a
+    pipeline is the influence of its final model on the transformed features, one
+    score per input row (FI's perturbation then moves the transformed features).
+
+    Returns
+    -------
+    tuple
+        ``(model, *Xs)``.
+    """
+    if not isinstance(estimator, Pipeline):
+        return (estimator, *Xs)
+    head = estimator[:-1]
+    out = []
+    for X in Xs:
+        if X is None:
+            out.append(None)
+            continue
+        Xt = head.transform(X)
+        out.append(check_array(Xt, accept_sparse=("csr", "csc"), dtype=np.float64))
+    return (estimator[-1], *out)
+
+
+def _as_float(X):
+    """Rows as the adapters take them: float64 arrays (sparse kept sparse), or None."""
+    return None if X is None else check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
 
 
 def compute_scores(
@@ -96,6 +131,7 @@ def compute_scores(
         if sample_weight is not None:
             kwargs["sample_weight"] = sample_weight
         return measure.function(estimator, X, y, X_val, y_val, **kwargs)
+    estimator, X, X_val = final_step(estimator, X, X_val)
     adapter = make_adapter(
         estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
     )
@@ -153,6 +189,7 @@ def loo_probabilities(
     y_enc : ndarray of shape (n,)
         The labels as class positions.
     """
+    estimator, X = final_step(estimator, X)
     adapter = make_adapter(
         estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
     )
@@ -235,6 +272,8 @@ svd_rank, n_estimators, n_jobs
     if method == "random":
         return rng.uniform(size=X_pool.shape[0])
     if method in ("fi", "if"):
+        model, X, X_pool, X_val = final_step(model, X, X_pool, X_val)
+        X, X_pool, X_val = (_as_float(a) for a in (X, X_pool, X_val))
         adapter = make_adapter(
             model, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
         )
