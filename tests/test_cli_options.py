@@ -380,6 +380,10 @@ def test_verdict_for_regression_and_without_it(tmp_path, people_csv, capsys):
     assert stdout.strip().splitlines()[-1] == "no verdict: nothing was flagged (budget 0)."
     err = _error([*argv[:-2], "--cv", "1"], capsys)
     assert "--cv must be 0 (no verdict) or a number of folds >= 2" in err
+    # a budget the whole file allows but a fold's training part does not: no verdict
+    stdout, _ = _run([*argv[:-2], "--cv", "2", "--budget", "100"], capsys)
+    last = stdout.strip().splitlines()[-1]
+    assert last.startswith("no verdict: fold 1 of the cross-validation failed (")
 
 
 def test_verdict_headline_rules():

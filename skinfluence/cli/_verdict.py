@@ -248,6 +248,9 @@ def cross_validate_trimming(
             n_folds = smallest
         folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
     else:
+        if n_folds > len(y):
+            notes.append(f"{len(y)} folds, not {n_folds}: there are {len(y)} rows.")
+            n_folds = len(y)
         folds = KFold(n_folds, shuffle=True, random_state=seed)
     model = trimmer.get_params()["estimator"]
     untrimmed_pipe = make_pipeline(clone(preprocessor), clone(model))
@@ -264,9 +267,9 @@ def cross_validate_trimming(
         with steps.step(f"{what} at budget {shown}"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             Xtr, Xte = X.iloc[train], X.iloc[test]
-            fitted = clone(untrimmed_pipe).fit(Xtr, y[train])
-            untrimmed[k] = float(fitted.score(Xte, y[test]))
             try:
+                fitted = clone(untrimmed_pipe).fit(Xtr, y[train])
+                untrimmed[k] = float(fitted.score(Xte, y[test]))
                 scores = trimming_curve(
                     template,
                     Xtr,
@@ -279,7 +282,8 @@ def cross_validate_trimming(
                     random_state=seed,
                 )
             except ValueError as exc:
-                return f"no verdict: trimming fold {k + 1} failed ({' '.join(str(exc).split())})"
+                reason = " ".join(str(exc).split())
+                return f"no verdict: fold {k + 1} of the cross-validation failed ({reason})."
         trimmed[k] = scores[method][0]
         random[k] = scores["random"][0]
     return Verdict(
