@@ -453,3 +453,99 @@ def test_scatter_projection_of_more_features():
     with pytest.raises(ValueError, match="projection must be"):
         InfluenceScatterDisplay.from_estimator(trimmer, X, y, projection="tsne")
     plt.close("all")
+
+
+def test_scatter_from_scores_projects_any_width():
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skinfluence import InfluenceScatterDisplay, influence_scores
+
+    pd = pytest.importorskip("pandas")
+    X, y, _, _ = _noisy_problem(n_features=4)
+    columns = ["income", "age", "tenure", "balance"]
+    frame = pd.DataFrame(X * [1.0, 10.0, 0.1, 100.0], columns=columns)
+    model = LogisticRegression().fit(frame, y)
+    scores = influence_scores(model, frame, y, method="self")
+    scores[:3] = np.nan  # rows not scored are drawn apart, not coloured
+    removed = np.argsort(-np.nan_to_num(scores, nan=-np.inf))[:7]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the grid reaches the model with its column names
+        display = InfluenceScatterDisplay.from_scores(
+            frame,
+            y,
+            scores,
+            removed=removed,
+            projection="pca",
+            estimators={"model": model},
+            score_name="self-influence",
+            grid_resolution=30,
+        )
+    # the coordinates are sklearn's PCA of the standardised columns, the labels its shares
+    pca = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0)).fit(frame)
+    np.testing.assert_allclose(display.X, pca.transform(frame), atol=1e-10)
+    share = 100 * pca[-1].explained_variance_ratio_
+    assert display.ax_.get_xlabel() == f"PC 1 ({share[0]:.0f} % of the variance)"
+    assert display.ax_.get_ylabel() == f"PC 2 ({share[1]:.0f} % of the variance)"
+    np.testing.assert_allclose(display.projection_.transform(frame), display.X)
+    # every scored row is drawn where the projection puts it; the removed ones ringed
+    for cls in (0, 1):
+        rows = (y == cls) & np.isfinite(scores)
+        np.testing.assert_allclose(display.scatter_[cls].get_offsets(), display.X[rows])
+    np.testing.assert_allclose(display.removed_.get_offsets(), display.X[removed])
+    assert display.colorbar_.ax.get_ylabel() == "self-influence (percentile)"
+    # the boundary is the model's prediction on the plane, mapped back to the columns
+    grid = np.c_[display.grid[0].ravel(), display.grid[1].ravel()]
+    back = pd.DataFrame(pca.inverse_transform(grid), columns=columns)
+    np.testing.assert_array_equal(display.boundaries["model"].ravel(), model.predict(back))
+    assert list(display.contours_) == ["model"]
+
+    # two named columns are drawn as they are, labelled with their names
+    two = frame[["income", "age"]]
+    flat = InfluenceScatterDisplay.from_scores(two, y, scores)
+    np.testing.assert_allclose(flat.X, two.to_numpy())
+    assert (flat.ax_.get_xlabel(), flat.ax_.get_ylabel()) == ("income", "age")
+    assert flat.projection_ is None and flat.contours_ == {} and len(flat.removed) == 0
+    # a given transformer is cloned, fitted on X, its component names the labels
+    given = PCA(n_components=2, random_state=0)
+    mine = InfluenceScatterDisplay.from_scores(frame, y, scores, projection=given)
+    assert not hasattr(given, "components_")
+    np.testing.assert_allclose(mine.X, PCA(n_components=2, random_state=0).fit_transform(frame))
+    with pytest.raises(ValueError, match='projection="pca"'):
+        InfluenceScatterDisplay.from_scores(frame, y, scores)
+    with pytest.raises(ValueError, match="one entry per row"):
+        InfluenceScatterDisplay.from_scores(frame, y, scores[:-1], projection="pca")
+    plt.close("all")
+
+
+def test_scatter_from_estimator_projects_a_dataframe():
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skinfluence import InfluenceScatterDisplay, InfluenceTrimmer
+
+    pd = pytest.importorskip("pandas")
+    X, y, _, _ = _noisy_problem(n_features=5)
+    frame = pd.DataFrame(X, columns=[f"c{k}" for k in range(5)])
+    trimmer = InfluenceTrimmer(method="fi", budget=8, random_state=0).fit(frame, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        display = InfluenceScatterDisplay.from_estimator(
+            trimmer, frame, y, projection="pca", grid_resolution=25
+        )
+    pca = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0)).fit(frame)
+    np.testing.assert_allclose(display.X, pca.transform(frame), atol=1e-10)
+    np.testing.assert_allclose(display.removed_.get_offsets(), display.X[trimmer.trimmed_indices_])
+    grid = np.c_[display.grid[0].ravel(), display.grid[1].ravel()]
+    back = pd.DataFrame(pca.inverse_transform(grid), columns=frame.columns)
+    np.testing.assert_array_equal(display.boundaries["after"].ravel(), trimmer.predict(back))
+    plt.close("all")

@@ -17,6 +17,9 @@ class InfluenceScatterDisplay:
     colour grow with its score (higher = trimmed first) and whose marker is its class;
     removed rows are ringed; decision boundaries of the model before trimming, after
     it, and of any other fitted models are drawn as contours of their predictions.
+    Build it with :meth:`from_estimator` (a fitted trimmer or valuator) or
+    :meth:`from_scores` (any per-row scores, e.g. :func:`~skinfluence.influence_scores`);
+    both draw rows of more than 2 columns on a 2-D ``projection``.
 
     Parameters
     ----------
@@ -36,8 +39,8 @@ class InfluenceScatterDisplay:
         Label of the colour bar.
     feature_names : sequence of two str, default=None
         Labels of the x and y axes; ``None``: ``"feature 0"`` and ``"feature 1"``.
-        :meth:`from_estimator` passes a DataFrame's column names, or the projection's
-        component names.
+        :meth:`from_estimator` and :meth:`from_scores` pass a DataFrame's column
+        names, or the projection's component names.
 
     Attributes
     ----------
@@ -52,8 +55,8 @@ class InfluenceScatterDisplay:
     legend_ : matplotlib Legend
         Classes, removed rows and boundaries, below the axes (outside the data).
     projection_ : transformer or None
-        :meth:`from_estimator` with ``projection``: the fitted projection that gave
-        the 2-D coordinates ``X``.
+        :meth:`from_estimator` or :meth:`from_scores` with ``projection``: the
+        fitted projection that gave the 2-D coordinates ``X``.
     ax_ : matplotlib Axes
         Axes with the plot.
     figure_ : matplotlib Figure
@@ -276,13 +279,7 @@ class InfluenceScatterDisplay:
         from sklearn.base import clone
         from sklearn.pipeline import Pipeline
 
-        columns = list(X.columns) if hasattr(X, "columns") else None
-        if projection is None:
-            X2 = _check_2d(X, hint=True)
-            names = columns or ["feature 0", "feature 1"]
-            fitted_projection = None
-        else:
-            fitted_projection, X2, names = _project(projection, X)
+        fitted_projection, X2, names = _coordinates(X, projection)
         selector = _check_selector(estimator, "trimmed_indices_")
         scores = harm_scores(selector)
         y = np.asarray(y)
@@ -299,43 +296,154 @@ class InfluenceScatterDisplay:
             before = clone(selector._inner())
         before.fit(X, y)
         models = {"before": before, "after": estimator, **(others or {})}
-        pad = 0.05 * (X2.max(axis=0) - X2.min(axis=0) + 1e-12)
-        axes = [
-            np.linspace(X2[:, d].min() - pad[d], X2[:, d].max() + pad[d], grid_resolution)
-            for d in range(2)
-        ]
-        xx0, xx1 = np.meshgrid(*axes)
-        points = np.c_[xx0.ravel(), xx1.ravel()]
-        boundaries = {}
-        if fitted_projection is not None:
-            points = (
-                fitted_projection.inverse_transform(points)
-                if hasattr(fitted_projection, "inverse_transform")
-                else None
-            )
-        if points is not None:
-            if columns is not None:
-                import pandas as pd
-
-                points = pd.DataFrame(points, columns=X.columns)
-            classes = np.unique(y)
-            for name, model in models.items():
-                check_is_fitted(model)
-                pred = np.asarray(model.predict(points))
-                boundaries[name] = np.searchsorted(classes, pred).reshape(xx0.shape).astype(float)
-        name = "score" if not hasattr(selector, "values_") else "-value"
+        grid, boundaries = _boundaries(models, X, y, X2, fitted_projection, grid_resolution)
         display = cls(
             X2,
             y,
             scores,
             selector.trimmed_indices_,
-            grid=(xx0, xx1),
+            grid=grid,
             boundaries=boundaries,
-            score_name=name,
+            score_name="score" if not hasattr(selector, "values_") else "-value",
             feature_names=names,
         )
         display.projection_ = fitted_projection
         return display.plot(ax=ax, **kwargs)
+
+    @classmethod
+    def from_scores(
+        cls,
+        X,
+        y,
+        scores,
+        *,
+        removed=None,
+        projection=None,
+        estimators=None,
+        score_name="score",
+        grid_resolution=200,
+        ax=None,
+        **kwargs,
+    ):
+        """Plot any per-row scores on the rows they score, e.g. ``influence_scores``'.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The scored rows: exactly 2 columns, or any number with ``projection``.
+            A DataFrame's column names label the axes.
+        y : array-like of shape (n_samples,)
+            Their targets.
+        scores : array-like of shape (n_samples,)
+            Score of each row, higher = more harmful (the orientation of
+            :func:`~skinfluence.influence_scores` and ``scores_``); ``nan`` where not
+            scored.
+        removed : array-like of int, default=None
+            Indices of the rows to ring as removed, e.g. ``np.argsort(-scores)[:10]``;
+            ``None``: none.
+        projection : None, "pca" or transformer, default=None
+            How rows of more than 2 columns are drawn, as in :meth:`from_estimator`:
+            ``"pca"`` is ``make_pipeline(StandardScaler(), PCA(2))`` fitted on ``X``;
+            a transformer to 2 columns is cloned and fitted on ``X``.
+        estimators : dict of str to estimator, default=None
+            Fitted models (on ``X``'s columns) whose decision boundaries to draw,
+            e.g. ``{"model": fitted_model}``; on a projection's plane through its
+            ``inverse_transform``, as in :meth:`from_estimator`.
+        score_name : str, default="score"
+            Label of the colour bar.
+        grid_resolution : int, default=200
+            Grid points per axis for the boundaries.
+        ax : matplotlib Axes, default=None
+            Axes to draw on.
+        **kwargs : dict
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : InfluenceScatterDisplay
+            The drawn display: ``X`` the 2-D coordinates drawn, ``projection_`` the
+            fitted projection (or ``None``).
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import make_classification
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from skinfluence import InfluenceScatterDisplay, influence_scores
+        >>> X, y = make_classification(n_features=5, random_state=0)
+        >>> model = LogisticRegression().fit(X, y)
+        >>> scores = influence_scores(model, X, y, method="self")
+        >>> display = InfluenceScatterDisplay.from_scores(
+        ...     X, y, scores, projection="pca", estimators={"model": model}
+        ... )
+        >>> display.X.shape, sorted(display.contours_)
+        ((100, 2), ['model'])
+        """
+        fitted_projection, X2, names = _coordinates(X, projection)
+        y = np.asarray(y)
+        scores = np.asarray(scores, dtype=float)
+        if not (len(y) == len(scores) == X2.shape[0]):
+            raise ValueError(
+                f"X, y and scores must have one entry per row, got {X2.shape[0]}, "
+                f"{len(y)} and {len(scores)}."
+            )
+        removed = np.asarray([] if removed is None else removed, dtype=int)
+        grid, boundaries = (None, {})
+        if estimators:
+            grid, boundaries = _boundaries(
+                dict(estimators), X, y, X2, fitted_projection, grid_resolution
+            )
+        display = cls(
+            X2,
+            y,
+            scores,
+            removed,
+            grid=grid,
+            boundaries=boundaries,
+            score_name=score_name,
+            feature_names=names,
+        )
+        display.projection_ = fitted_projection
+        return display.plot(ax=ax, **kwargs)
+
+
+def _coordinates(X, projection):
+    """The fitted projection (or ``None``), the 2-D rows and the axis labels of ``X``."""
+    if projection is None:
+        columns = list(X.columns) if hasattr(X, "columns") else None
+        return None, _check_2d(X, hint=True), columns or ["feature 0", "feature 1"]
+    return _project(projection, X)
+
+
+def _boundaries(models, X, y, X2, projection, grid_resolution):
+    """The grid over the drawn rows ``X2`` and each fitted model's class index on it.
+
+    On a projection's plane the grid is mapped back to ``X``'s columns with its
+    ``inverse_transform``; a projection without one gives no boundaries.
+    """
+    pad = 0.05 * (X2.max(axis=0) - X2.min(axis=0) + 1e-12)
+    axes = [
+        np.linspace(X2[:, d].min() - pad[d], X2[:, d].max() + pad[d], grid_resolution)
+        for d in range(2)
+    ]
+    xx0, xx1 = np.meshgrid(*axes)
+    points = np.c_[xx0.ravel(), xx1.ravel()]
+    if projection is not None:
+        if not hasattr(projection, "inverse_transform"):
+            return (xx0, xx1), {}
+        points = projection.inverse_transform(points)
+    if hasattr(X, "columns"):
+        import pandas as pd
+
+        points = pd.DataFrame(points, columns=X.columns)
+    classes = np.unique(y)
+    boundaries = {}
+    for name, model in models.items():
+        check_is_fitted(model)
+        pred = np.asarray(model.predict(points))
+        boundaries[name] = np.searchsorted(classes, pred).reshape(xx0.shape).astype(float)
+    return (xx0, xx1), boundaries
 
 
 def _project(projection, X):
