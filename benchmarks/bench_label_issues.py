@@ -74,14 +74,36 @@ one fit of the model. Tables show mean ± std over seeds; nothing is tuned.
 Sizes: full — 4 data sets × 2 noise rates × 5 seeds; ``--quick`` — 1 seed, 2,000
 training rows for Adult/Bank (the small sets keep theirs), 10 % noise only.
 
+**``--part agnostic``** — models without an influence adapter, the same data, flips
+and measures. Models: ``SVC(probability=True, random_state=seed)``, ``SVC()`` (its
+decision function through the sigmoid / softmax; no cleanlab peer, which needs
+probabilities), ``KNeighborsClassifier()``, ``MLPClassifier(hidden_layer_sizes=(64,),
+early_stopping=True, max_iter=500, random_state=seed)`` and ``GaussianNB()``. Ours:
+``InfluenceTrimmer(model, method=m, budget="auto", random_state=seed)`` for ``m`` in
+``oof_confidence`` and ``data_oob`` (every other parameter at its default: 5 folds;
+100 bootstrap fits), one fit: its ``scores_`` give AUROC and precision@k, its refit
+the accuracy at ``budget="auto"``; accuracy at ``k`` refits the same model without the
+``k`` highest-scored rows. ``method="auto"``'s choice is recorded. Peer: cleanlab on
+the same model's 5-fold out-of-fold probabilities (the folds ``oof_confidence`` uses,
+so the same quantity: equal AUROC is the target), its ranking, ``find_label_issues``
+and the model refitted without them. Every accuracy is the same model's, refitted.
+Both protocols: these methods (and cleanlab) use no validation rows, so (a) and (b)
+are one run; that passing the clean ``X_val`` changes nothing is checked on one model
+of every setting (GaussianNB when it runs). Time: the trimmer's fit (scoring,
+``budget="auto"``, refit) ÷ cleanlab's (out-of-fold probabilities, ranking,
+``find_label_issues``, refit) with the same model, and ÷ one fit of the model. Sizes as
+above; ``--models`` picks some, ``--noise`` other noise rates (its own result file).
+
 Usage::
 
-    python benchmarks/bench_label_issues.py [--quick] \
-        [--datasets adult,bank,breast_cancer,digits] [--seeds N]
+    python benchmarks/bench_label_issues.py [--quick] [--part main|agnostic] \
+        [--datasets adult,bank,breast_cancer,digits] [--seeds N] [--models svc,knn,...] \
+        [--noise 0.3]
 
 Run it with one BLAS thread (``--threads``, default 1). Writes
 ``benchmarks/results/bench_label_issues.json`` (``bench_label_issues_quick.json``
-with ``--quick``). cleanlab is a benchmark-only dependency (``pip install cleanlab``).
+with ``--quick``; ``bench_label_issues_agnostic[_quick].json`` for ``--part agnostic``).
+cleanlab is a benchmark-only dependency (``pip install cleanlab``).
 """
 
 from __future__ import annotations
@@ -95,17 +117,22 @@ from pathlib import Path
 import numpy as np
 from _common import best_time, default_data_dir, environment, format_table, write_json
 from bench_quality import sample_dataset
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
 import skinfluence
 from skinfluence import InfluenceTrimmer, ShapleyValuator
-from skinfluence._trimmer import NOISY_VALIDATION
+from skinfluence._trimmer import NOISY_VALIDATION, auto_method
 
 DATASETS = ("adult", "bank", "breast_cancer", "digits")
 NOISE_RATES = (0.1, 0.3)
@@ -516,6 +543,282 @@ def tables(results: list[dict]) -> list[str]:
     return out
 
 
+# -- the agnostic part: models without an adapter ----------------------------------------
+#: ``--models`` key -> (row label, the model for a seed, whether cleanlab can use it)
+AGNOSTIC_MODELS = {
+    "svc": (
+        "SVC(probability=True)",
+        lambda seed: SVC(probability=True, random_state=seed),
+        True,
+    ),
+    "svc_decision": ("SVC() (decision function)", lambda seed: SVC(), False),
+    "knn": ("KNeighborsClassifier()", lambda seed: KNeighborsClassifier(), True),
+    "mlp": (
+        "MLPClassifier((64,), early stopping)",
+        lambda seed: MLPClassifier(
+            hidden_layer_sizes=(64,), early_stopping=True, max_iter=500, random_state=seed
+        ),
+        True,
+    ),
+    "nb": ("GaussianNB()", lambda seed: GaussianNB(), True),
+}
+AGNOSTIC_METHODS = ("oof_confidence", "data_oob")
+
+
+def _quiet_fit(fn):
+    """``fn()`` with its warnings recorded (distinct kinds), timed."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        out = fn()
+        seconds = time.perf_counter() - start
+    return out, seconds, _warnings_seen(caught)
+
+
+def _model_accuracy(model, data, y_noisy, drop) -> tuple[float, float]:
+    """Test accuracy of ``model`` refitted without the rows ``drop``, and the fit time."""
+    keep = np.ones(len(y_noisy), dtype=bool)
+    keep[drop] = False
+    fitted, seconds, _ = _quiet_fit(lambda: clone(model).fit(data["X"][keep], y_noisy[keep]))
+    return float(fitted.score(data["X_test"], data["y_test"])), seconds
+
+
+def run_agnostic_ours(model, method, data, y_noisy, is_flipped, k, seed, check_clean=False):
+    """One trimmer fit at ``budget="auto"``: detection, accuracy at ``k`` and at auto."""
+    trim = InfluenceTrimmer(model, method=method, budget="auto", random_state=seed)
+    _, seconds, seen = _quiet_fit(lambda: trim.fit(data["X"], y_noisy))
+    scores = trim.scores_
+    trimmed = top_rows(scores, k)
+    entry = detection(scores, is_flipped, trimmed)
+    entry["trim_accuracy"], _ = _model_accuracy(model, data, y_noisy, trimmed)
+    entry["auto_accuracy"] = float(trim.score(data["X_test"], data["y_test"]))
+    entry["n_issues"] = int(trim.n_issues_)
+    flagged = trim.trimmed_indices_
+    entry["auto_precision"] = float(is_flipped[flagged].mean()) if len(flagged) else None
+    entry["seconds"] = seconds
+    entry["method_"] = trim.method_
+    entry["warnings"] = seen
+    if check_clean:  # protocol (b): the clean validation rows change nothing
+        other = InfluenceTrimmer(model, method=method, budget="auto", random_state=seed)
+        _quiet_fit(lambda: other.fit(data["X"], y_noisy, X_val=data["X_val"], y_val=data["y_val"]))
+        entry["same_with_clean_X_val"] = bool(
+            np.array_equal(other.scores_, scores, equal_nan=True)
+            and np.array_equal(other.trimmed_indices_, flagged)
+        )
+    return entry
+
+
+def run_agnostic_cleanlab(model, data, y_noisy, is_flipped, k, seed) -> dict:
+    """cleanlab on ``model``'s out-of-fold probabilities; the same model refitted."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    def rank():
+        pred_probs = out_of_fold_proba(model, data["X"], y_noisy, seed)
+        quality = get_label_quality_scores(y_noisy, pred_probs, method="self_confidence")
+        return quality, find_label_issues(y_noisy, pred_probs)
+
+    (quality, issues), seconds, seen = _quiet_fit(rank)
+    scores = 1.0 - quality
+    trimmed = top_rows(scores, k)
+    entry = detection(scores, is_flipped, trimmed)
+    entry["trim_accuracy"], _ = _model_accuracy(model, data, y_noisy, trimmed)
+    flagged = np.flatnonzero(issues)
+    entry["auto_accuracy"], refit_seconds = _model_accuracy(model, data, y_noisy, flagged)
+    entry["n_issues"] = len(flagged)
+    entry["auto_precision"] = float(is_flipped[flagged].mean()) if len(flagged) else None
+    entry["seconds"] = seconds + refit_seconds  # the same work as the trimmer's fit
+    entry["warnings"] = seen
+    return entry
+
+
+def run_agnostic_setting(name, seed, noise, data_dir, n_train, models) -> dict:
+    """Every model without an adapter, ours and cleanlab, on one (data set, seed, noise)."""
+    data = load_split(name, seed, data_dir, n_train)
+    y_noisy, flipped = flip_labels(data["y"], noise, seed)
+    is_flipped = np.zeros(len(y_noisy), dtype=bool)
+    is_flipped[flipped] = True
+    k = len(flipped)
+    out = {
+        "dataset": name,
+        "seed": seed,
+        "noise": noise,
+        "n_train": len(y_noisy),
+        "n_features": data["X"].shape[1],
+        "n_classes": len(np.unique(data["y"])),
+        "k": k,
+        "models": {},
+        "failures": [],
+    }
+    where = f"[{name} {noise:.0%} seed {seed}]"
+    for i, key in enumerate(models):
+        label, make, has_proba = AGNOSTIC_MODELS[key]
+        model = make(seed)
+        no_trim, fit_seconds = _model_accuracy(model, data, y_noisy, np.array([], dtype=int))
+        entry = {
+            "label": label,
+            "auto_method": auto_method(model),
+            "fit_seconds": fit_seconds,
+            "no_trimming": no_trim,
+            "drop_flipped": _model_accuracy(model, data, y_noisy, flipped)[0],
+            "runs": {},
+        }
+        for run in (*AGNOSTIC_METHODS, "cleanlab"):
+            try:
+                if run == "cleanlab":
+                    if not has_proba:
+                        continue
+                    got = run_agnostic_cleanlab(model, data, y_noisy, is_flipped, k, seed)
+                else:
+                    # protocol (b) checked on one cheap model (GaussianNB when it runs)
+                    check = key == "nb" or (i == 0 and "nb" not in models)
+                    got = run_agnostic_ours(
+                        model, run, data, y_noisy, is_flipped, k, seed, check_clean=check
+                    )
+            except Exception as exc:  # a note, not a crash
+                note = f"{label} · {run}: {type(exc).__name__}: {exc}"
+                print(f"  {where} could not run {note}", flush=True)
+                out["failures"].append(note)
+                continue
+            entry["runs"][run] = got
+        print(
+            f"  {where} {label}: "
+            + ", ".join(
+                f"{r} AUROC {e['auroc']:.3f} ({e['seconds']:.1f}s)"
+                for r, e in entry["runs"].items()
+            ),
+            flush=True,
+        )
+        out["models"][key] = entry
+    return out
+
+
+def agnostic_table(settings: list[dict], models) -> str:
+    """One markdown table of one (data set, noise rate): every model, ours next to cleanlab."""
+    first = settings[0]
+    headers = [
+        "model · method",
+        "AUROC",
+        "P@k (%)",
+        "acc@k (%)",
+        "acc@auto (%)",
+        "issues (auto)",
+        "time ÷ cleanlab",
+        "time ÷ 1 fit",
+    ]
+    rows = []
+    for key in models:
+        entries = [s["models"][key] for s in settings if key in s["models"]]
+        if not entries:
+            continue
+        label = entries[0]["label"]
+        for run in (*AGNOSTIC_METHODS, "cleanlab"):
+            got = [(e, e["runs"][run]) for e in entries if run in e["runs"]]
+            if not got:
+                continue
+            runs = [r for _, r in got]
+            by_peer, by_fit = [], []
+            for e, r in got:
+                peer = e["runs"].get("cleanlab")
+                by_peer.append(r["seconds"] / peer["seconds"] if peer else None)
+                by_fit.append(r["seconds"] / e["fit_seconds"])
+            name = "cleanlab (same model)" if run == "cleanlab" else run
+            if run == entries[0]["auto_method"]:
+                name += " = auto"
+            rows.append(
+                [f"{label} · {name}"]
+                + _cells(runs)
+                + [
+                    _pm([r["n_issues"] for r in runs], scale=1.0, digits=0),
+                    _pm(by_peer, scale=1.0, digits=2),
+                    _pm(by_fit, scale=1.0, digits=1),
+                ]
+            )
+        for text, field in (
+            ("no trimming", "no_trimming"),
+            ("drop the flipped rows", "drop_flipped"),
+        ):
+            acc = _pm([e[field] for e in entries], digits=2)
+            rows.append([f"{label} · {text}", "", "", acc, acc, "", "", ""])
+    same = [
+        e["runs"][m].get("same_with_clean_X_val")
+        for s in settings
+        for e in s["models"].values()
+        for m in AGNOSTIC_METHODS
+        if m in e["runs"] and "same_with_clean_X_val" in e["runs"][m]
+    ]
+    title = (
+        f"{first['dataset']}, {first['noise']:.0%} of the training labels flipped "
+        f"(k = {first['k']} of {first['n_train']} rows, {first['n_classes']} classes, "
+        f"{first['n_features']} features), {len(settings)} seed(s). Validation-free: "
+        f"protocols (a) noisy and (b) clean validation are one run (scores unchanged by "
+        f"a clean X_val: {all(same) if same else 'not checked'}). Accuracy of the same "
+        "model refitted; time ÷ cleanlab's out-of-fold run and refit with that model."
+    )
+    return format_table(headers, rows, title=title)
+
+
+def agnostic_tables(results: list[dict], models) -> list[str]:
+    """One table per (data set, noise rate), over the seeds run so far."""
+    keys = list(dict.fromkeys((r["dataset"], r["noise"]) for r in results))
+    return [
+        agnostic_table([r for r in results if (r["dataset"], r["noise"]) == key], models)
+        for key in keys
+    ]
+
+
+def run_agnostic(args, datasets, data_dir, n_seeds, noise_rates, n_train, cleanlab_version):
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(models) - set(AGNOSTIC_MODELS))
+    if unknown:
+        raise SystemExit(f"unknown model(s) {unknown}; choose from {', '.join(AGNOSTIC_MODELS)}")
+    settings = {
+        "datasets": datasets,
+        "noise_rates": list(noise_rates),
+        "seeds": n_seeds,
+        "n_train_adult_bank": n_train,
+        "models": {m: AGNOSTIC_MODELS[m][0] for m in models},
+        "methods": list(AGNOSTIC_METHODS),
+        "threads": args.threads,
+        "cleanlab": cleanlab_version,
+    }
+    results = []
+    total = time.perf_counter()
+    # seeds outermost: a long run has every table after its first pass
+    for seed in range(n_seeds):
+        for name in datasets:
+            for noise in noise_rates:
+                start = time.perf_counter()
+                results.append(run_agnostic_setting(name, seed, noise, data_dir, n_train, models))
+                print(
+                    f"{name} {noise:.0%} seed {seed}: {time.perf_counter() - start:.0f}s",
+                    flush=True,
+                )
+                # the results so far, so that a long run can be read as it goes
+                _write_agnostic(args, settings, results, models, time.perf_counter() - total)
+    seconds = time.perf_counter() - total
+    print("\n\n".join(agnostic_tables(results, models)))
+    print(f"total {seconds:.0f}s")
+    print("wrote", _write_agnostic(args, settings, results, models, seconds, done=True))
+
+
+def _write_agnostic(args, settings, results, models, seconds, done=False):
+    payload = {
+        "benchmark": "bench_label_issues --part agnostic",
+        "quick": args.quick,
+        "complete": done,
+        "settings": settings,
+        "total_seconds": seconds,
+        "environment": environment(),
+        "results": results,
+        "tables": agnostic_tables(results, models),
+    }
+    name = "bench_label_issues_agnostic" + ("_quick" if args.quick else "")
+    if args.noise:  # another noise rate than the mode's: a file of its own
+        name += "_noise" + "-".join(f"{100 * r:.0f}" for r in settings["noise_rates"])
+    return write_json(name, payload, args.out_dir)
+
+
 # -- main ------------------------------------------------------------------------------
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -526,9 +829,25 @@ def main(argv=None):
         "--datasets", default=",".join(DATASETS), help="comma-separated (default: all four)"
     )
     parser.add_argument("--seeds", type=int, default=None, help="data seeds (5; quick 1)")
+    parser.add_argument(
+        "--noise",
+        default=None,
+        help="--part agnostic: comma-separated noise rates instead of the mode's (0.1 quick)",
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1, help="BLAS / OpenMP threads")
     parser.add_argument("--out-dir", type=Path, default=None)
+    parser.add_argument(
+        "--part",
+        choices=("main", "agnostic"),
+        default="main",
+        help="main: the linear model's methods; agnostic: models without an adapter",
+    )
+    parser.add_argument(
+        "--models",
+        default=",".join(AGNOSTIC_MODELS),
+        help=f"--part agnostic: comma-separated, of {', '.join(AGNOSTIC_MODELS)}",
+    )
     args = parser.parse_args(argv)
     try:
         import cleanlab
@@ -547,6 +866,11 @@ def main(argv=None):
     n_seeds = args.seeds or (1 if args.quick else 5)
     noise_rates = (0.1,) if args.quick else NOISE_RATES
     n_train = 2000 if args.quick else 5000
+    if args.part == "agnostic":
+        if args.noise:
+            noise_rates = tuple(float(r) for r in args.noise.split(","))
+        run_agnostic(args, datasets, data_dir, n_seeds, noise_rates, n_train, cleanlab.__version__)
+        return
     if not has_data_oob():
         print(
             "note: 'data_oob' is not in skinfluence._shapley.METHODS yet: Data-OOB is "

@@ -174,6 +174,12 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = False  # one target column, always
+        return tags
+
     #: The fitted attribute that holds one result per row (``nan`` on held-out rows),
     #: and whether the rows with the highest result are dropped first (``scores_``:
     #: harm) or those with the lowest (``values_``: value).

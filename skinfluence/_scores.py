@@ -32,11 +32,13 @@ def influence_scores(
     sensitive_val=None,
     epsilon: float | None = None,
     attack: str = "boundary",
-    n_estimators: int = 5,
+    n_estimators: int | None = None,
     dropout: float = 0.1,
     gif_selection="gradients",
     gif_fraction: float = 0.05,
     label_score: str = "self_confidence",
+    cv=5,
+    n_jobs: int | None = None,
 ) -> np.ndarray:
     """Score every training row of a fitted estimator by its influence.
 
@@ -44,19 +46,24 @@ def influence_scores(
     ----------
     estimator : fitted estimator
         A scikit-learn ``LogisticRegression``, ``SGDClassifier(loss="log_loss")``,
-        ``LinearRegression``, ``Ridge``, ``SGDRegressor`` or a skorch net, already
+        ``LinearRegression``, ``Ridge``, ``SGDRegressor``, a skorch net or a tree
+        ensemble (HistGradientBoosting, GradientBoosting, RandomForest, ExtraTrees,
+        LightGBM, XGBoost; see ``docs/trees.md``), already
         fitted on ``(X, y)`` — or a fitted ``Pipeline`` ending in one: influence is
         then that of the final model on ``X`` (and ``X_val``) transformed by the
         steps before it, one score per row of ``X`` (sparse outputs stay sparse;
-        FI's perturbation moves the transformed features).
+        FI's perturbation moves the transformed features). For ``"oof_confidence"``
+        and ``"data_oob"`` any fitted classifier or regressor: they fit clones of it
+        (of a pipeline's final model, on the transformed rows).
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training rows the estimator was fitted on (raw rows for a pipeline).
     y : array-like of shape (n_samples,)
         Their targets.
     X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
         Validation rows whose mean loss the influence refers to; not needed (and
-        ignored) by the validation-free methods ``"loo_confidence"``, ``"self"``,
-        ``"self_tracin"`` and ``"random"``.
+        ignored) by the validation-free methods ``"loo_confidence"``,
+        ``"oof_confidence"``, ``"data_oob"``, ``"self"``, ``"self_tracin"`` and
+        ``"random"``.
     y_val : array-like of shape (n_val,), default=None
         Their targets.
     method : str, default="fi"
@@ -71,13 +78,17 @@ def influence_scores(
         net's ``skinfluence.callbacks.TracInCheckpoints``; ``"datainf"``: DataInf's
         closed-form per-layer inverse; ``"representer"``: representer points of
         the L2-regularised last linear layer; ``"gif"``: generalized influence on
-        selected parameters (seed 004); ``"random"``: uniform random scores.
+        selected parameters (seed 004); ``"loo_confidence"`` / ``"oof_confidence"``:
+        ``1 -`` the label quality at the leave-one-out / out-of-fold predictions;
+        ``"data_oob"``: minus the Data-OOB value; ``"random"``: uniform random scores.
     sample_weight : array-like of shape (n_samples,), default=None
         The weights ``estimator`` was fitted with (``fit(X, y, sample_weight=...)``):
         the curvature and the ``1/n`` of influence are then the weighted ones, and a
         row's score is that of its weighted term (a zero-weight row scores 0, a row
         of weight 2 scores as its two copies would together). ``class_weight`` of a
         ``LogisticRegression`` is read from the model and needs no weights here.
+        ``"oof_confidence"`` passes them to its fold fits, ``"data_oob"`` draws rows
+        in proportion to them.
     solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
             or BaseSolver, default="exact"
         How inverse-Hessian-vector products are computed (see
@@ -94,7 +105,8 @@ def influence_scores(
     gauss_newton : bool, default=False
         Use the Gauss-Newton matrix instead of the Hessian (skorch nets only).
     random_state : int, RandomState instance or None, default=None
-        Seed of ``method="random"`` and of ``"ip_ensemble"``'s dropout masks.
+        Seed of ``method="random"``, of ``"ip_ensemble"``'s dropout masks, of
+        ``"oof_confidence"``'s folds and of ``"data_oob"``'s bootstrap draws.
     objective : {"utility", "fairness", "robustness"} or BaseObjective, \
             default="utility"
         The validation objective ``f_V`` whose change the gradient-based methods
@@ -111,8 +123,10 @@ def influence_scores(
     attack : {"boundary", "linf", "l2"}, default="boundary"
         ``objective="robustness"`` only: the white-box adversary (move towards the
         decision boundary, FGSM step, FGM step).
-    n_estimators : int, default=5
-        ``method="ip_ensemble"`` only: number of dropout-masked models ``E``.
+    n_estimators : int or None, default=None
+        ``method="ip_ensemble"``: number of dropout-masked models ``E`` (``None``:
+        5); ``"data_oob"``: bootstrap models (``None``: 100, or a bagging
+        ensemble's own members).
     dropout : float, default=0.1
         ``method="ip_ensemble"`` only: probability that a parameter is zeroed in a
         mask (the kept ones are scaled by ``1/(1 - dropout)``).
@@ -126,8 +140,14 @@ def influence_scores(
         ``method="gif"`` only: share of each parameter group a rule selects.
     label_score : {"self_confidence", "normalized_margin", \
             "confidence_weighted_entropy"}, default="self_confidence"
-        ``method="loo_confidence"`` only (classifiers): cleanlab's label-quality
-        score on the leave-one-out probabilities.
+        ``method="loo_confidence"`` and ``"oof_confidence"`` (classifiers):
+        cleanlab's label-quality score on the leave-one-out (out-of-fold)
+        probabilities.
+    cv : int, cross-validation generator or iterable, default=5
+        ``method="oof_confidence"`` only: the folds (an int is shuffled
+        ``StratifiedKFold`` / ``KFold`` seeded by ``random_state``).
+    n_jobs : int or None, default=None
+        ``method="oof_confidence"`` and ``"data_oob"``: joblib jobs for their fits.
 
     Returns
     -------
@@ -189,9 +209,11 @@ def influence_scores(
         random_state=random_state,
         objective=objective,
         objective_options={"sensitive": sensitive_val, "epsilon": epsilon, "attack": attack},
-        n_estimators=n_estimators,
         dropout=dropout,
         gif_selection=gif_selection,
         gif_fraction=gif_fraction,
         label_score=label_score,
+        cv=cv,
+        n_jobs=n_jobs,
+        **({} if n_estimators is None else {"n_estimators": n_estimators}),
     )

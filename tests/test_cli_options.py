@@ -281,12 +281,23 @@ def test_method_choices_follow_the_model(people_csv, capsys):
 
     linear = model_methods("logistic")
     assert linear[0] == "auto" and "loo_confidence" in linear and "fi" in linear
-    # the checkpoint methods need a net recorded during training: no CLI model has one
+    # the checkpoint methods need a net recorded during training: no CLI model has one;
+    # the tree methods need a tree ensemble
     assert "tracin" not in linear and "self_tracin" not in linear
     assert set(linear) - {"auto"} == {
-        m for m, measure in MEASURES.items() if "checkpoints" not in measure.needs
+        m for m, measure in MEASURES.items() if not {"checkpoints", "trees"} & set(measure.needs)
     }
-    assert model_methods("knn") == ("random",)  # no adapter: model-agnostic methods only
+    # no adapter: the model-agnostic methods only, auto picks oof_confidence among them
+    agnostic = ("auto", "oof_confidence", "random", "data_oob")
+    assert model_methods("knn") == model_methods("svc") == agnostic
+    # tree ensembles: their own measures and the model-agnostic ones, no Hessian methods
+    boosted = set(model_methods("hgb"))
+    assert {"leaf_loo", "boostin", "boostin_self", "leaf_refit", "oof_confidence"} <= boosted
+    assert not {"fi", "if", "self", "gif", "oob", "loo_confidence"} & boosted
+    forest = set(model_methods("rf"))
+    assert {"leaf_loo", "oob", "data_oob"} <= forest and not {"boostin", "if"} & forest
+    assert model_methods("lightgbm") == model_methods("xgboost") == model_methods("hgb")
+
     err = _error(["clean", people_csv, "--target", "label", "--method", "tracin"], capsys)
     assert "--method tracin does not run on --model logistic (LogisticRegression)" in err
     assert "it needs gradients, checkpoints" in err and "choose from auto, fi, if" in err
@@ -295,6 +306,49 @@ def test_method_choices_follow_the_model(people_csv, capsys):
         capsys,
     )
     assert "does not run on --model ridge (Ridge)" in err
+    err = _error(
+        ["clean", people_csv, "--target", "label", "--model", "hgb", "--method", "if"], capsys
+    )
+    assert "--method if does not run on --model hgb (HistGradientBoostingClassifier)" in err
+    assert "it needs gradients, hessian" in err and "leaf_loo" in err  # the solver's need
+    err = _error(
+        ["clean", people_csv, "--target", "label", "--model", "knn", "--method", "fi"], capsys
+    )
+    assert "choose from auto, oof_confidence, random, data_oob." in err
+
+
+@pytest.mark.parametrize("name", ["logistic", "ridge", "knn", "hgb", "rf", "lightgbm", "xgboost"])
+def test_listed_methods_run_on_the_model_and_the_others_are_refused(name):
+    """What ``--method`` lists for a model is what the trimmer runs on it, no more."""
+    import warnings
+
+    from sklearn.datasets import make_classification, make_regression
+    from threadpoolctl import threadpool_limits
+
+    from skinfluence import InfluenceTrimmer
+    from skinfluence.cli._models import _CLASSIFIERS, make_model, model_methods
+    from skinfluence.exceptions import UnsupportedModelError
+    from skinfluence.influence import MEASURES
+
+    classification = name in _CLASSIFIERS
+    if classification:
+        X, y = make_classification(n_samples=60, n_features=3, n_redundant=0, random_state=0)
+    else:
+        X, y = make_regression(n_samples=60, n_features=3, noise=1.0, random_state=0)
+    model = make_model(name, "classification" if classification else "regression", 0)
+    small = {k: 5 for k in ("n_estimators", "max_iter") if k in model.get_params()}
+    if name in ("hgb", "rf", "lightgbm", "xgboost"):
+        model.set_params(**small)
+    listed = model_methods(name)
+    for method in ("auto", *MEASURES):
+        trimmer = InfluenceTrimmer(model, method=method, budget=3, n_estimators=3, random_state=0)
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore")
+            if method in listed:
+                assert len(trimmer.fit(X, y).trimmed_indices_) == 3, method
+            else:
+                with pytest.raises(UnsupportedModelError):
+                    trimmer.fit(X, y)
 
 
 # -- the verdict ---------------------------------------------------------------------------

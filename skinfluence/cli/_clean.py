@@ -30,7 +30,14 @@ from ._input import (
     needs_validation,
     parse_budget,
 )
-from ._models import CLEAN_MODELS, fit_pipeline, make_model, model_methods
+from ._models import (
+    CLEAN_MODELS,
+    dense_input,
+    fit_pipeline,
+    make_model,
+    method_needs,
+    model_methods,
+)
 from ._output import check_outputs, output_path, print_notes, summary_line, write_csv
 from ._progress import Steps
 from ._report import clean_report
@@ -44,7 +51,7 @@ def _check_method(method: str, model_name: str, model) -> None:
     runs = model_methods(model_name)
     if method in runs:
         return
-    needs = ", ".join(MEASURES[method].needs) if method in MEASURES else "an adapter"
+    needs = ", ".join(method_needs(method)) if method in MEASURES else "an adapter"
     raise InputError(
         f"--method {method} does not run on --model {model_name} ({type(model).__name__}): "
         f"it needs {needs}; choose from {', '.join(runs)}."
@@ -93,6 +100,8 @@ def handle(args: argparse.Namespace) -> int:
     print_notes(table)
     X, y = table.X.iloc[labeled], table.y[labeled]
     preprocessor = make_preprocessor(table.X)
+    if dense_input(model):
+        preprocessor.set_params(sparse_threshold=0.0)
     trimmer = InfluenceTrimmer(
         model,
         method=method,

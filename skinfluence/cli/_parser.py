@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from . import _clean, _demo, _query, _value
-from ._input import MAX_CLASSES_AUTO, TASKS
+from ._input import MAX_CLASSES_AUTO, TASKS, InputError
 from ._models import CLEAN_MODELS, MODELS, QUERY_MODELS, VALUE_MODELS, model_methods
 
 __all__ = ["PROG", "build_parser"]
@@ -78,16 +78,26 @@ def _common(parser: argparse.ArgumentParser, *, model_names, task=True) -> None:
 def _method_help(model_names) -> str:
     """``--method`` of ``clean``: the methods that run on each model, grouped."""
     groups: dict[tuple, list] = {}
+    absent = []
     for name in model_names:
-        groups.setdefault(model_methods(name), []).append(name)
+        try:
+            groups.setdefault(model_methods(name), []).append(name)
+        except InputError:  # an extra that is not installed (lightgbm, xgboost)
+            absent.append(name)
     if len(groups) == 1:
         (methods,) = groups
         listed = ", ".join(methods)
+    else:
+        listed = "; ".join(
+            f"with --model {' or '.join(models)}: {', '.join(methods)}"
+            for methods, models in groups.items()
+        )
+    if absent:
+        verb = "need" if len(absent) > 1 else "needs"
+        named = " and ".join(f"--model {name}" for name in absent)
+        listed += f"; {named} {verb} pip install skinfluence[trees]"
+    if len(groups) == 1 and not absent:
         return f"influence method, one of {listed} (default: %(default)s)"
-    listed = "; ".join(
-        f"with --model {' or '.join(models)}: {', '.join(methods)}"
-        for methods, models in groups.items()
-    )
     return f"influence method ({listed}) (default: %(default)s)"
 
 

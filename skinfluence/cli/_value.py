@@ -19,7 +19,7 @@ from ._input import (
     make_preprocessor,
     n_scored,
 )
-from ._models import VALUE_MODELS, fit_pipeline, make_model
+from ._models import VALUE_MODELS, dense_input, fit_pipeline, make_model
 from ._output import check_outputs, output_path, print_notes, summary_line, write_csv
 from ._progress import Steps
 
@@ -61,7 +61,10 @@ def handle(args: argparse.Namespace) -> int:
         random_state=args.seed,
         verbose=int(args.verbose),
     )
-    pipe = make_pipeline(make_preprocessor(table.X), valuator)
+    preprocessor = make_preprocessor(table.X)
+    if dense_input(model):
+        preprocessor.set_params(sparse_threshold=0.0)
+    pipe = make_pipeline(preprocessor, valuator)
     print(summary_line(table))
     print_notes(table)
     start = time.perf_counter()

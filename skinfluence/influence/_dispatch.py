@@ -21,6 +21,7 @@ from ..adapters import is_torch_model, make_adapter, model_input, require
 from ..curvature import make_solver
 from ._active import fi_active_scores, fi_pair_factors, if_active_scores
 from ._kfsvd import kfsvd_pair_factors
+from ._leaf import leaf_loo_proba
 from ._loo import estimate_n_issues, loo_outputs
 from ._objectives import make_objective
 from ._query import QUERY_STRATEGIES, bald_scores, bootstrap_proba, entropy_scores, margin_scores
@@ -110,7 +111,8 @@ def compute_scores(
         (:func:`~skinfluence.influence.make_objective`)
     **options
         Every option a measure may declare (``scaling``, ``random_state``,
-        ``damping`` is added); the measure receives those it declares.
+        ``damping`` is added); the measure receives those it declares and that are
+        given (one not given takes the measure function's default).
 
     Returns
     -------
@@ -124,7 +126,7 @@ def compute_scores(
             "use another method (e.g. 'if', 'ip', 'loo_confidence')."
         )
     options["damping"] = damping
-    kwargs = {name: options[name] for name in measure.options}
+    kwargs = {name: options[name] for name in measure.options if name in options}
     if measure.inputs == "none":
         return measure.function(None, None, X, None, X_val, None, **kwargs)
     if measure.inputs == "estimator":
@@ -145,6 +147,9 @@ def compute_scores(
         fitted_solver = make_solver(solver, damping)
         if measure.curvature == "solve":
             fitted_solver.fit(adapter)
+        else:  # the restricted solve fits on a copy: name a missing capability here
+            what = f"{type(fitted_solver).__name__} (method={method!r})"
+            require(adapter, *fitted_solver.needs, what=what, hint=fitted_solver.hint)
     y_val_enc = adapter.encode_y(y_val) if measure.validation else None
     scores = measure.function(
         adapter,
@@ -193,13 +198,16 @@ def loo_probabilities(
     adapter = make_adapter(
         estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
     )
-    require(adapter, "metric", "link", what=what)
+    if "trees" not in adapter.capabilities:
+        require(adapter, "metric", "link", what=what)
     if not adapter.is_classifier:
         raise ValueError(
             f"{what} estimates the number of mislabeled rows of a classifier; pass an int "
             "or a float budget for a regressor."
         )
     y_enc = adapter.encode_y(y)
+    if "trees" in adapter.capabilities:
+        return leaf_loo_proba(adapter, X, y_enc), y_enc
     fitted = make_solver(solver, damping).fit(adapter)
     return adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc)), y_enc
 
@@ -208,9 +216,14 @@ def estimate_label_issues(estimator, X, y, **options) -> int:
     """Number of label issues among ``(X, y)`` by the confident joint of the
     approximate leave-one-out probabilities (``budget="auto"``).
 
+    The leave-one-out probabilities come from the adapter's capabilities: one Newton
+    step (``metric`` and ``link``: linear models, nets) or, for tree ensembles
+    (``trees``), the leaf values refit without each row with the structures fixed
+    (:func:`~skinfluence.influence.leaf_loo_proba`).
+
     Parameters
     ----------
-    estimator : fitted classifier with an adapter (``metric`` and ``link``)
+    estimator : fitted classifier with an adapter (``metric`` and ``link``, or ``trees``)
     X, y : the rows it was fitted on and their labels
     **options
         As :func:`loo_probabilities` takes them.
