@@ -3,7 +3,10 @@
 Build: ``make -C docs html`` (or ``sphinx-build -W --keep-going -b html docs docs/_build/html``).
 The examples gallery is built from ``examples/plot_*.py``; they are executed only when
 ``SKINFLUENCE_DOCS_RUN_EXAMPLES=1`` is set (or ``-D plot_gallery=1`` is passed), so a plain
-build takes well under a minute.
+build takes well under a minute. The gallery's thumbnails are committed PNGs drawn by the
+examples themselves (``images/gallery/``, named by each example's
+``sphinx_gallery_thumbnail_path``; ``make thumbnails`` remakes them), so they show real
+figures without running anything.
 """
 
 from __future__ import annotations
@@ -82,3 +85,7 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_static_path: list[str] = []
+# The guide pages have no sub-pages, so their "Section navigation" sidebar would be an
+# empty column: drop it there (names without wildcards, so no page matches two
+# patterns); the API reference and the gallery keep theirs.
+html_sidebars = {page.stem: [] for page in DOCS.glob("*.md")} | {"index": []}

@@ -8,12 +8,15 @@ scikit-learn semi-supervised convention); ``y_oracle`` holds the true labels tha
 person would provide, and ``history_`` records the validation accuracy after each round.
 :class:`~skinfluence.ActiveLearningDisplay` draws the learning curves.
 
-``method="fi"`` is FI^active of seed 000; for a linear model ``subsample=1.0`` scores
-every pool row exactly (one matrix product), which the benchmarks found both faster and
-exact compared with the random-forest surrogate (``docs/active_learning.md``). Entropy and
-random sampling are the baselines. In the benchmarks on digits (``docs/benchmarks_issue4.md``)
-FI was not ahead of entropy; one seed, as here, does not settle it either.
+``method="fi"`` is FI^active of seed 000 (see :doc:`/glossary`); for a linear model
+``subsample=1.0`` scores every pool row exactly (one matrix product), which the
+benchmarks found both faster and exact compared with the random-forest surrogate
+(:doc:`/active_learning`). Entropy and random sampling are the baselines. In the
+benchmarks on digits (:doc:`the active-learning benchmarks </benchmarks_issue4>`) FI was
+not ahead of entropy; one seed, as here, does not settle it either.
 """
+
+# sphinx_gallery_thumbnail_path = "images/gallery/plot_active_learning_digits.png"
 
 import warnings
 

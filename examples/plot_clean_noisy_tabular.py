@@ -7,11 +7,14 @@ Flip 10 % of the training labels of scikit-learn's breast-cancer data, then let
 :class:`~sklearn.pipeline.Pipeline`, with :class:`~sklearn.model_selection.GridSearchCV`
 choosing the ``budget`` (including ``0``: "keep everything" can win) and the method.
 
-``method="if"`` (classic influence on the validation loss) was the best of our
-measures at finding flipped labels in the benchmarks (``docs/user_guide.md``); the search
-below compares it with ``"fi"`` on this data. The held-out ``validation=0.2`` share of
-each training fold is what the rows are scored against.
+``method="if"`` (classic influence on the validation loss) and ``"fi"`` (FI^util) score
+the rows against validation rows cross-fitted from each training fold (the default
+``validation="auto"``); the search below compares them on this data. The default method,
+``"auto"``, needs no validation rows; :doc:`the user guide </user_guide>` says which
+method the benchmarks found best for which job.
 """
+
+# sphinx_gallery_thumbnail_path = "images/gallery/plot_clean_noisy_tabular.png"
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -13,9 +13,12 @@ drawn before and after trimming.
 The setting is the one of the paper's Table 1 (``benchmarks/bench_quality.py`` part a):
 class means ``±(1.25, 1.25)``, unit variance, 150 training rows, 100 validation rows,
 600 test rows. Over 30 seeds that benchmark found FI ahead of IV in 25 of 30 seeds at
-20 trimmed rows, but neither above no trimming on average (``docs/benchmarks_issue2.md``);
-one seed, as here, shows what each measure picks, not which is better.
+20 trimmed rows, but neither above no trimming on average
+(:doc:`the speed and trimming benchmarks </benchmarks_issue2>`); one seed, as here,
+shows what each measure picks, not which is better.
 """
+
+# sphinx_gallery_thumbnail_path = "images/gallery/plot_fi_vs_iv_2d.png"
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -14,6 +14,8 @@ first should not (and helps when those rows are mislabeled). Here 15 % of the tr
 labels are flipped, so we can also check that the flipped rows get low values.
 """
 
+# sphinx_gallery_thumbnail_path = "images/gallery/plot_shapley_valuation.png"
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_breast_cancer

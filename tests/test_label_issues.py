@@ -267,3 +267,24 @@ def test_single_linear_layer_net_equals_the_logistic_closed_form(n_classes):
         want = influence_scores(lr, X, y, method="loo_confidence")
         got = influence_scores(net, X, y_net, method="loo_confidence")
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+def test_validation_free_methods_take_no_validation_rows():
+    # self-influence of least squares without X_val: n r_i² h_ii (the leverage form)
+    X, y = make_regression(n_samples=50, n_features=3, noise=5.0, random_state=0)
+    model = LinearRegression().fit(X, y)
+    design = np.c_[X, np.ones(len(y))]
+    leverage = np.einsum("ij,ji->i", design, np.linalg.solve(design.T @ design, design.T))
+    residual = y - model.predict(X)
+    got = influence_scores(model, X, y, method="self")
+    np.testing.assert_allclose(got, len(y) * residual**2 * leverage, rtol=1e-8)
+    # and validation rows, when given, change nothing for any validation-free method
+    Xc, yc, _ = _flipped(n=120)
+    clf = LogisticRegression().fit(Xc[:90], yc[:90])
+    for method in ("self", "loo_confidence", "random"):
+        alone = influence_scores(clf, Xc[:90], yc[:90], method=method, random_state=0)
+        given = influence_scores(
+            clf, Xc[:90], yc[:90], Xc[90:], yc[90:], method=method, random_state=0
+        )
+        assert alone.shape == (90,) and np.isfinite(alone).all()
+        np.testing.assert_array_equal(alone, given)

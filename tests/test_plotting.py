@@ -338,3 +338,213 @@ high, low = valuation_curve(
 assert high.shape == low.shape == (2,)
 """
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- axis labels, legends outside the data, projections -------------------------------
+def _below_axes(display) -> bool:
+    """Whether the display's legend lies entirely under its axes (outside the data)."""
+    display.figure_.canvas.draw()
+    legend = display.ax_.get_legend().get_window_extent()
+    return legend.y1 <= display.ax_.get_window_extent().y0
+
+
+def test_scatter_dataframe_column_names_label_the_axes():
+    import matplotlib.pyplot as plt
+
+    from skinfluence import InfluenceScatterDisplay, InfluenceTrimmer
+
+    pd = pytest.importorskip("pandas")
+    X, y, _, _ = _noisy_problem(n_features=2)
+    frame = pd.DataFrame(X, columns=["income", "age"])
+    trimmer = InfluenceTrimmer(method="fi", budget=8, random_state=0).fit(frame, y)
+    display = InfluenceScatterDisplay.from_estimator(trimmer, frame, y, grid_resolution=30)
+    assert (display.ax_.get_xlabel(), display.ax_.get_ylabel()) == ("income", "age")
+    assert display.feature_names == ["income", "age"]
+    assert display.projection_ is None
+    # an array keeps the positional names; the constructor takes any two
+    on_array = InfluenceTrimmer(method="fi", budget=8, random_state=0).fit(X, y)
+    array = InfluenceScatterDisplay.from_estimator(on_array, X, y, grid_resolution=30)
+    assert array.ax_.get_xlabel() == "feature 0" and array.ax_.get_ylabel() == "feature 1"
+    named = InfluenceScatterDisplay(X, y, trimmer.scores_, [], feature_names=["a", "b"]).plot()
+    assert named.ax_.get_xlabel() == "a"
+    with pytest.raises(ValueError, match="2 axes"):
+        InfluenceScatterDisplay(X, y, trimmer.scores_, [], feature_names=["a"])
+    plt.close("all")
+
+
+def test_legends_lie_outside_the_data():
+    import matplotlib.pyplot as plt
+
+    from skinfluence import (
+        InfluenceScatterDisplay,
+        InfluenceTrimmer,
+        TrimmingCurveDisplay,
+        ValuationCurveDisplay,
+    )
+
+    X, y, _, _ = _noisy_problem(n_features=2)
+    trimmer = InfluenceTrimmer(method="fi", budget=8, random_state=0).fit(X, y)
+    scatter = InfluenceScatterDisplay.from_estimator(trimmer, X, y, grid_resolution=30)
+    assert scatter.legend_ is scatter.ax_.get_legend() and _below_axes(scatter)
+    labels = [t.get_text() for t in scatter.legend_.get_texts()]
+    assert labels == ["class 0", "class 1", "removed (8)", "boundary before", "boundary after"]
+    curve = TrimmingCurveDisplay([0, 5], {"fi": [0.8, 0.9], "random": [[0.8, 0.8]]}).plot()
+    assert _below_axes(curve)
+    values = ValuationCurveDisplay([0, 0.1], [0.9, 0.8], [0.9, 0.92]).plot()
+    assert _below_axes(values)
+    active = ActiveLearningDisplay([10, 20], [0.7, 0.8], label="fi").plot()
+    assert _below_axes(active)
+    # on axes the caller made, under a title, the legend still leaves the data alone
+    fig, ax = plt.subplots()
+    ax.set_title("a title")
+    assert _below_axes(TrimmingCurveDisplay([0, 5], {"fi": [0.8, 0.9]}).plot(ax=ax))
+    plt.close("all")
+
+
+def test_scatter_projection_of_more_features():
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skinfluence import InfluenceScatterDisplay, InfluenceTrimmer
+
+    X, y, _, _ = _noisy_problem(n_features=5)
+    trimmer = InfluenceTrimmer(method="fi", budget=8, random_state=0).fit(X, y)
+    display = InfluenceScatterDisplay.from_estimator(
+        trimmer, X, y, projection="pca", grid_resolution=25
+    )
+    # the coordinates are the first two principal components of the standardised columns
+    pca = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0)).fit(X)
+    np.testing.assert_allclose(display.X, pca.transform(X))
+    np.testing.assert_allclose(display.removed_.get_offsets(), display.X[trimmer.trimmed_indices_])
+    ratio = pca[-1].explained_variance_ratio_
+    assert display.ax_.get_xlabel() == f"PC 1 ({100 * ratio[0]:.0f} % of the variance)"
+    assert display.ax_.get_ylabel().startswith("PC 2 (")
+    # the boundaries are the models' predictions on the plane, mapped back to X's space
+    grid = np.c_[display.grid[0].ravel(), display.grid[1].ravel()]
+    expected = trimmer.predict(display.projection_.inverse_transform(grid)).astype(float)
+    np.testing.assert_array_equal(display.boundaries["after"].ravel(), expected)
+    assert sorted(display.contours_) == ["after", "before"]
+
+    # a transformer: cloned and fitted on X (the caller's stays unfitted)
+    given = PCA(n_components=2)
+    mine = InfluenceScatterDisplay.from_estimator(
+        trimmer, X, y, projection=given, grid_resolution=25
+    )
+    assert not hasattr(given, "components_")
+    np.testing.assert_allclose(mine.X, PCA(n_components=2).fit_transform(X))
+    assert mine.ax_.get_xlabel().startswith("PC 1 (")
+
+    # a projection that cannot map the grid back draws the points without boundaries
+    from sklearn.compose import ColumnTransformer
+
+    pick = ColumnTransformer([("two", "passthrough", [0, 3])])
+    sliced = InfluenceScatterDisplay.from_estimator(trimmer, X, y, projection=pick)
+    np.testing.assert_allclose(sliced.X, X[:, [0, 3]])
+    assert sliced.contours_ == {}
+    assert sliced.ax_.get_xlabel() == "two__x0"
+
+    with pytest.raises(ValueError, match='projection="pca"'):
+        InfluenceScatterDisplay.from_estimator(trimmer, X, y)
+    with pytest.raises(ValueError, match="must give 2 columns"):
+        InfluenceScatterDisplay.from_estimator(trimmer, X, y, projection=PCA(n_components=3))
+    with pytest.raises(ValueError, match="projection must be"):
+        InfluenceScatterDisplay.from_estimator(trimmer, X, y, projection="tsne")
+    plt.close("all")
+
+
+def test_scatter_from_scores_projects_any_width():
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skinfluence import InfluenceScatterDisplay, influence_scores
+
+    pd = pytest.importorskip("pandas")
+    X, y, _, _ = _noisy_problem(n_features=4)
+    columns = ["income", "age", "tenure", "balance"]
+    frame = pd.DataFrame(X * [1.0, 10.0, 0.1, 100.0], columns=columns)
+    model = LogisticRegression().fit(frame, y)
+    scores = influence_scores(model, frame, y, method="self")
+    scores[:3] = np.nan  # rows not scored are drawn apart, not coloured
+    removed = np.argsort(-np.nan_to_num(scores, nan=-np.inf))[:7]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the grid reaches the model with its column names
+        display = InfluenceScatterDisplay.from_scores(
+            frame,
+            y,
+            scores,
+            removed=removed,
+            projection="pca",
+            estimators={"model": model},
+            score_name="self-influence",
+            grid_resolution=30,
+        )
+    # the coordinates are sklearn's PCA of the standardised columns, the labels its shares
+    pca = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0)).fit(frame)
+    np.testing.assert_allclose(display.X, pca.transform(frame), atol=1e-10)
+    share = 100 * pca[-1].explained_variance_ratio_
+    assert display.ax_.get_xlabel() == f"PC 1 ({share[0]:.0f} % of the variance)"
+    assert display.ax_.get_ylabel() == f"PC 2 ({share[1]:.0f} % of the variance)"
+    np.testing.assert_allclose(display.projection_.transform(frame), display.X)
+    # every scored row is drawn where the projection puts it; the removed ones ringed
+    for cls in (0, 1):
+        rows = (y == cls) & np.isfinite(scores)
+        np.testing.assert_allclose(display.scatter_[cls].get_offsets(), display.X[rows])
+    np.testing.assert_allclose(display.removed_.get_offsets(), display.X[removed])
+    assert display.colorbar_.ax.get_ylabel() == "self-influence (percentile)"
+    # the boundary is the model's prediction on the plane, mapped back to the columns
+    grid = np.c_[display.grid[0].ravel(), display.grid[1].ravel()]
+    back = pd.DataFrame(pca.inverse_transform(grid), columns=columns)
+    np.testing.assert_array_equal(display.boundaries["model"].ravel(), model.predict(back))
+    assert list(display.contours_) == ["model"]
+
+    # two named columns are drawn as they are, labelled with their names
+    two = frame[["income", "age"]]
+    flat = InfluenceScatterDisplay.from_scores(two, y, scores)
+    np.testing.assert_allclose(flat.X, two.to_numpy())
+    assert (flat.ax_.get_xlabel(), flat.ax_.get_ylabel()) == ("income", "age")
+    assert flat.projection_ is None and flat.contours_ == {} and len(flat.removed) == 0
+    # a given transformer is cloned, fitted on X, its component names the labels
+    given = PCA(n_components=2, random_state=0)
+    mine = InfluenceScatterDisplay.from_scores(frame, y, scores, projection=given)
+    assert not hasattr(given, "components_")
+    np.testing.assert_allclose(mine.X, PCA(n_components=2, random_state=0).fit_transform(frame))
+    with pytest.raises(ValueError, match='projection="pca"'):
+        InfluenceScatterDisplay.from_scores(frame, y, scores)
+    with pytest.raises(ValueError, match="one entry per row"):
+        InfluenceScatterDisplay.from_scores(frame, y, scores[:-1], projection="pca")
+    plt.close("all")
+
+
+def test_scatter_from_estimator_projects_a_dataframe():
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skinfluence import InfluenceScatterDisplay, InfluenceTrimmer
+
+    pd = pytest.importorskip("pandas")
+    X, y, _, _ = _noisy_problem(n_features=5)
+    frame = pd.DataFrame(X, columns=[f"c{k}" for k in range(5)])
+    trimmer = InfluenceTrimmer(method="fi", budget=8, random_state=0).fit(frame, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        display = InfluenceScatterDisplay.from_estimator(
+            trimmer, frame, y, projection="pca", grid_resolution=25
+        )
+    pca = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0)).fit(frame)
+    np.testing.assert_allclose(display.X, pca.transform(frame), atol=1e-10)
+    np.testing.assert_allclose(display.removed_.get_offsets(), display.X[trimmer.trimmed_indices_])
+    grid = np.c_[display.grid[0].ravel(), display.grid[1].ravel()]
+    back = pd.DataFrame(pca.inverse_transform(grid), columns=frame.columns)
+    np.testing.assert_array_equal(display.boundaries["after"].ravel(), trimmer.predict(back))
+    plt.close("all")

@@ -486,6 +486,10 @@ def test_measures_refuse_other_ensembles_and_objectives():
                          sensitive_val=np.arange(len(yv)) % 2)  # fmt: skip
     with pytest.raises(UnsupportedModelError, match="metric"):
         influence_scores(boosted, X, y, Xv, yv, method="fi")
+    # the Hessian methods name the solver's missing capability, GIF's restricted solve too
+    for method in ("if", "self", "gif"):
+        with pytest.raises(UnsupportedModelError, match="ExactSolver.*needs hessian"):
+            influence_scores(boosted, X, y, Xv, yv, method=method)
 
 
 # -- everything flows through the estimators ---------------------------------------------------

@@ -3,10 +3,12 @@
 Commands: ``clean``, ``value`` and ``query`` work on a user's CSV file; ``demo``
 shows trimming on flipped labels. One module per command (``_clean``, ``_value``,
 ``_query``, ``_demo``), each with a ``handle`` function of the parsed arguments that
-returns the exit status; they share the reading of the CSV file, its preprocessing and
-the option checks (``_input``), the ``--model`` values (``_models``) and the output
-files (``_output``). ``_parser`` builds the argument parser, ``_report`` the HTML
-report of ``clean``.
+returns the exit status; they share the reading of the CSV file, its feature columns
+(``--drop``, ``--keep``, the ID-like columns), its preprocessing and the option checks
+(``_input``), the ``--model`` values and the methods each runs (``_models``), the
+output files (``_output``) and the ``--verbose`` progress lines (``_progress``).
+``_parser`` builds the argument parser; ``_verdict`` cross-validates the trimming for
+``clean``'s closing verdict, ``_report`` writes its HTML report.
 
 A handler reports an error in the user's input by raising ``_input.InputError`` (a
 :class:`ValueError`); :func:`main` prints its message on one line to stderr and

@@ -1,8 +1,11 @@
 """``skinfluence clean``: flag the most harmful rows of a CSV file, write it without them.
 
 Fits ``preprocessing + InfluenceTrimmer(model)`` on the rows with a target, writes
-the file without the ``--budget`` highest-scored rows, a per-row scores file and,
-with ``--report``, a self-contained HTML report (:mod:`skinfluence.cli._report`).
+the file without the ``--budget`` highest-scored rows (every input column kept), a
+per-row scores file and, with ``--report``, a self-contained HTML report
+(:mod:`skinfluence.cli._report`); the last line it prints is the cross-validated
+verdict (:mod:`skinfluence.cli._verdict`): the score untrimmed, at the budget and with
+random trimming.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 from .._trimmer import InfluenceTrimmer
+from ..influence import MEASURES
 from ._input import (
     METHODS,
     InputError,
@@ -27,20 +30,49 @@ from ._input import (
     needs_validation,
     parse_budget,
 )
-from ._models import CLEAN_MODELS, dense_input, fit_pipeline, make_model
-from ._output import check_outputs, output_path, summary_line, write_csv
+from ._models import (
+    CLEAN_MODELS,
+    dense_input,
+    fit_pipeline,
+    make_model,
+    method_needs,
+    model_methods,
+)
+from ._output import check_outputs, output_path, print_notes, summary_line, write_csv
+from ._progress import Steps
 from ._report import clean_report
+from ._verdict import cross_validate_trimming
 
 __all__ = ["handle"]
 
 
+def _check_method(method: str, model_name: str, model) -> None:
+    """Refuse a method that does not run on the model, naming those that do."""
+    runs = model_methods(model_name)
+    if method in runs:
+        return
+    needs = ", ".join(method_needs(method)) if method in MEASURES else "an adapter"
+    raise InputError(
+        f"--method {method} does not run on --model {model_name} ({type(model).__name__}): "
+        f"it needs {needs}; choose from {', '.join(runs)}."
+    )
+
+
+def _check_cv(folds: int) -> int:
+    if folds < 0 or folds == 1:
+        raise InputError(f"--cv must be 0 (no verdict) or a number of folds >= 2, got {folds}.")
+    return folds
+
+
 def handle(args: argparse.Namespace) -> int:
     """Handler of ``skinfluence clean``."""
+    steps = Steps(args.verbose, "clean")
     method = args.method.strip().lower()
     if method not in METHODS:
         raise InputError(f"unknown --method {args.method!r}; choose from {', '.join(METHODS)}.")
     budget = parse_budget(args.budget)
     validation = check_validation(args.validation)
+    n_folds = _check_cv(args.cv)
     source = Path(args.data)
     out = output_path(source, args.out, "cleaned")
     scores_path = output_path(source, args.scores, "scores")
@@ -48,8 +80,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.report:
         outputs["--report"] = Path(args.report)
     check_outputs(source, outputs)
-    table = load_table(source, args.target, args.task)
-    model = make_model(args.model, table.task, args.seed, CLEAN_MODELS)
+    table = load_table(source, args.target, args.task, drop=args.drop, keep=args.keep)
+    model_name = args.model or ("logistic" if table.task == "classification" else "ridge")
+    model = make_model(model_name, table.task, args.seed, CLEAN_MODELS)
+    _check_method(method, model_name, model)
     check_classes(table, args.target)
     labeled = np.flatnonzero(table.has_target)
     n_rows_scored = n_scored(len(labeled), validation, needs_validation(method, model))
@@ -62,16 +96,24 @@ def handle(args: argparse.Namespace) -> int:
             f"--budget {budget} rows must be below the {n_rows_scored} rows that are scored"
             f"{split if held_out else ''}; lower --budget."
         )
+    print(summary_line(table))
+    print_notes(table)
     X, y = table.X.iloc[labeled], table.y[labeled]
     preprocessor = make_preprocessor(table.X)
     if dense_input(model):
         preprocessor.set_params(sparse_threshold=0.0)
     trimmer = InfluenceTrimmer(
-        model, method=method, budget=budget, validation=validation, random_state=args.seed
+        model,
+        method=method,
+        budget=budget,
+        validation=validation,
+        random_state=args.seed,
+        verbose=int(args.verbose),
     )
     pipe = make_pipeline(preprocessor, trimmer)
     start = time.perf_counter()
-    fit_pipeline(pipe, X, y, f"fitting InfluenceTrimmer(method={method!r})")
+    with steps.step(f"scoring {len(labeled)} rows with {method} and refitting"):
+        fit_pipeline(pipe, X, y, f"fitting InfluenceTrimmer(method={method!r})")
     seconds = time.perf_counter() - start
     fitted = pipe[-1]
 
@@ -95,7 +137,6 @@ def handle(args: argparse.Namespace) -> int:
     )
     score_frame["rank"] = score_frame["rank"].astype("Int64")
     write_csv(score_frame, scores_path)
-    print(summary_line(table))
     shown = method if fitted.method_ == method else f"{method} ({fitted.method_})"
     held_out = len(labeled) - int(np.isfinite(fitted.scores_).sum())
     unscored = f" ({held_out} validation rows kept unscored)" if held_out else ""
@@ -105,31 +146,57 @@ def handle(args: argparse.Namespace) -> int:
         f"flagged {len(flagged)}"
     )
     print(f"wrote {out} ({len(keep)} rows), {scores_path} ({n} rows)")
-    if args.report:
-        html = clean_report(
-            table=table,
-            pipe=pipe,
+
+    curve = bool(args.report) and not args.no_curve
+    if not n_folds:
+        verdict = "no verdict (--cv 0)."
+    elif not len(flagged):
+        verdict = "no verdict: nothing was flagged (budget 0)."
+    else:
+        verdict = cross_validate_trimming(
+            preprocessor=preprocessor,
+            trimmer=trimmer,
             X=X,
             y=y,
-            flagged=flagged,
-            scores=scores,
-            status=status,
-            settings={
-                "method": method,
-                "model": repr(model),
-                "budget": budget,
-                "validation": validation,
-                "seed": args.seed,
-                "fit + score time": f"{seconds:.2f}s",
-                "cleaned file": str(out),
-                "scores file": str(scores_path),
-            },
-            curve=not args.no_curve,
-            template=make_pipeline(clone(preprocessor), clone(trimmer)),
+            classification=table.task == "classification",
+            n_folds=n_folds,
+            n_flagged=len(flagged),
+            curve=curve,
+            seed=args.seed,
+            steps=steps,
+            name=shown,
         )
-        try:
-            Path(args.report).write_text(html, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write {args.report}: {exc.strerror or exc}") from None
+    if args.report:
+        with steps.step("writing the report"):
+            html = clean_report(
+                table=table,
+                pipe=pipe,
+                X=X,
+                y=y,
+                labeled=labeled,
+                flagged=flagged,
+                scores=scores,
+                status=status,
+                verdict=verdict,
+                curve=curve,
+                settings={
+                    "method": shown,
+                    "model": repr(model),
+                    "budget": budget,
+                    "validation": validation,
+                    "cross-validation folds": n_folds or "none (--cv 0)",
+                    "seed": args.seed,
+                    "fit + score time": f"{seconds:.2f}s",
+                    "cleaned file": str(out),
+                    "scores file": str(scores_path),
+                },
+            )
+            try:
+                Path(args.report).write_text(html, encoding="utf-8")
+            except OSError as exc:
+                raise InputError(f"cannot write {args.report}: {exc.strerror or exc}") from None
         print(f"wrote {args.report}")
+    for note in getattr(verdict, "notes", ()):
+        print(f"note: {note}")
+    print(verdict if isinstance(verdict, str) else verdict.line())
     return 0

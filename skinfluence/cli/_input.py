@@ -9,9 +9,10 @@ input raises :class:`InputError`, whose message the command line prints on one l
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -35,6 +36,7 @@ __all__ = [
     "Table",
     "check_classes",
     "check_validation",
+    "id_like_columns",
     "load_table",
     "make_preprocessor",
     "n_scored",
@@ -243,6 +245,30 @@ def _read_table(path: Path):
         raise InputError(f"cannot read {path}: {reason}") from None
 
 
+def unknown_column_message(name: str, columns, path: Path, what: str) -> str:
+    """The message for a column ``name`` that ``path`` lacks: "did you mean", every column.
+
+    ``what`` says which column was asked for (``"target column"``, ``"--drop column"``).
+    Close matches (spelling, case, a column that contains the name) are looked up
+    case-insensitively; the list of columns is complete.
+    """
+    columns = [str(c) for c in columns]
+    lower = {c.lower(): c for c in columns}
+    close = [c for c in columns if c.lower() == name.lower()]
+    for match in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.7):
+        close += [lower[match]] if lower[match] not in close else []
+    if len(name) >= 3:  # "age" for "customer_age"
+        close += [c for c in columns if name.lower() in c.lower() and c not in close]
+    hint = ""
+    if len(columns) == 1 and ";" in columns[0]:
+        hint = " (the file seems to be ';'-separated; skinfluence reads ',')"
+    guess = f"; did you mean {' or '.join(repr(c) for c in close[:3])}?" if close else "."
+    return (
+        f"{what} {name!r} is not in {path}{hint}{guess} Its {len(columns)} columns are: "
+        + ", ".join(columns)
+    )
+
+
 def read_table_with_target(path: Path, target: str, reader: str):
     """:func:`_read_table`, then check that it has rows and the ``target`` column.
 
@@ -252,15 +278,64 @@ def read_table_with_target(path: Path, target: str, reader: str):
     if df.shape[1] == 0 or df.shape[0] == 0:
         raise InputError(f"{path} has no data rows; it needs a header line and data rows.")
     if target not in df.columns:
-        columns = [str(c) for c in df.columns]
-        shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
-        hint = ""
-        if len(columns) == 1 and ";" in columns[0]:
-            hint = f" (the file seems to be ';'-separated; {reader} reads ',')"
-        raise InputError(
-            f"target column {target!r} is not in {path}{hint}; its columns are: {shown}"
-        )
+        message = unknown_column_message(target, df.columns, path, "target column")
+        raise InputError(message.replace("skinfluence reads", f"{reader} reads"))
     return df
+
+
+#: Column names that mark an identifier: ``id``, ``ID``, ``customer_id``, ``CustomerID``,
+#: ``id_card``, ``uuid``, ``row_number``, pandas' ``Unnamed: 0`` (a written index)...
+_ID_NAME = re.compile(
+    r"(?:ids?|uuid|guid|idx|index|row|row[_ ]?(?:id|num|number|no)|record[_ ]?id"
+    r"|unnamed: ?\d+)"
+    r"|.*[_\-\s.](?:id|uuid|guid)"
+    r"|(?:id|uuid)[_\-\s.].*",
+    re.IGNORECASE,
+)
+#: camelCase identifiers: ``customerId``, ``CustomerID`` (not ``paid``, ``valid``).
+_CAMEL_ID = re.compile(r".*[a-z0-9]I[dD]")
+
+
+def id_like_columns(df) -> dict[str, str]:
+    """The columns of ``df`` that look like row identifiers, with the reason.
+
+    A column is ID-like when its name looks like an identifier (``id``,
+    ``customer_id``, ``CustomerID``, ``uuid``, ``row_number``, ``Unnamed: 0``...) or
+    when it holds a distinct integer on every row that counts up in file order or
+    runs through consecutive values (row numbers, database keys). A measurement that
+    happens to be distinct on a small file (a census weight, an income) neither counts
+    up nor runs through consecutive values, so it stays a feature.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The columns to check (as ``pandas.read_csv`` parsed them).
+
+    Returns
+    -------
+    columns : dict of str to str
+        ID-like column name -> why, in the order of ``df``.
+    """
+    import pandas as pd
+
+    found = {}
+    n = len(df)
+    for col in df.columns:
+        name = str(col).strip()
+        if _ID_NAME.fullmatch(name) or _CAMEL_ID.fullmatch(name):
+            found[col] = "named like an id"
+            continue
+        values = df[col]
+        if n < 3 or not pd.api.types.is_integer_dtype(values) or values.isna().any():
+            continue
+        v = values.to_numpy()
+        if len(np.unique(v)) != n:
+            continue
+        if np.all(np.diff(v) > 0):
+            found[col] = "a distinct integer per row, counting up"
+        elif int(v.max()) - int(v.min()) + 1 == n:
+            found[col] = "a distinct integer per row, consecutive values"
+    return found
 
 
 @dataclass
@@ -284,6 +359,13 @@ class Table:
         ``"classification"`` or ``"regression"``.
     classes : list of str
         The class names (classification), sorted.
+    target : str
+        The target column.
+    excluded : dict of str to str
+        Columns of the file that are not features (besides the target) -> why:
+        ``"--drop"`` or the reason :func:`id_like_columns` gives.
+    notes : list of str
+        What the reading did that the user should know (printed by the commands).
     """
 
     path: Path
@@ -293,6 +375,9 @@ class Table:
     has_target: np.ndarray
     task: str
     classes: list
+    target: str = ""
+    excluded: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
 
 def _first_bad_number(values) -> tuple[int, str] | None:
@@ -305,7 +390,64 @@ def _first_bad_number(values) -> tuple[int, str] | None:
     return None
 
 
-def load_table(path: str | Path, target: str, task: str = "auto") -> Table:
+def _split_names(names) -> list[str]:
+    """``--drop a b`` and ``--drop a,b``: the column names, in order, without repeats."""
+    out: list[str] = []
+    for item in names or ():
+        for name in str(item).split(","):
+            name = name.strip()
+            if name and name not in out:
+                out.append(name)
+    return out
+
+
+def _feature_columns(df, path: Path, target: str, drop, keep) -> tuple[list, dict, list]:
+    """The feature columns of ``df``: all but the target, ``drop`` and the ID-like ones.
+
+    Returns the feature columns, the excluded ones (name -> why) and the notes.
+    """
+    drop, keep = _split_names(drop), _split_names(keep)
+    names = {str(c): c for c in df.columns}
+    for option, asked in (("--drop", drop), ("--keep", keep)):
+        for name in asked:
+            if name not in names:
+                raise InputError(unknown_column_message(name, df.columns, path, f"{option} column"))
+            if names[name] == target:
+                raise InputError(
+                    f"{option} {name!r} is the target column; {option} names feature columns."
+                )
+    both = [name for name in drop if name in keep]
+    if both:
+        raise InputError(f"column {both[0]!r} is given to both --drop and --keep; choose one.")
+    features = [c for c in df.columns if c != target]
+    excluded = {names[name]: "--drop" for name in drop}
+    candidates = df[[c for c in features if c not in excluded]]
+    ids = {c: why for c, why in id_like_columns(candidates).items() if str(c) not in keep}
+    notes = []
+    rest = [c for c in features if c not in excluded]
+    if ids and len(ids) == len(rest):
+        shown = ", ".join(repr(str(c)) for c in ids)
+        notes.append(
+            f"column {shown} looks like a row id but is the only feature left; it is used."
+        )
+        ids = {}
+    for col, why in ids.items():
+        notes.append(
+            f"column {str(col)!r} looks like a row id ({why}): not used as a feature "
+            f"(kept in the output files); pass --keep {col} to use it."
+        )
+    excluded.update(ids)
+    features = [c for c in features if c not in excluded]
+    if not features:
+        raise InputError(
+            f"--drop leaves no feature column besides the target {target!r}; drop fewer columns."
+        )
+    if drop:
+        notes.insert(0, "not used as features (--drop): " + ", ".join(drop) + ".")
+    return features, excluded, notes
+
+
+def load_table(path: str | Path, target: str, task: str = "auto", *, drop=(), keep=()) -> Table:
     """Read a CSV file and split off its target column.
 
     Parameters
@@ -318,6 +460,11 @@ def load_table(path: str | Path, target: str, task: str = "auto") -> Table:
         ``"auto"``: regression when the target is numeric with more than
         ``MAX_CLASSES_AUTO`` distinct values or a non-integer value, else
         classification.
+    drop : sequence of str, default=()
+        Columns that are not features (``--drop``; ``"a,b"`` names two). They stay
+        in :attr:`Table.raw`, so the output files keep them.
+    keep : sequence of str, default=()
+        ID-like columns to use as features after all (``--keep``).
 
     Returns
     -------
@@ -328,7 +475,8 @@ def load_table(path: str | Path, target: str, task: str = "auto") -> Table:
     ------
     InputError
         For a missing, empty or unreadable file, a missing target column, a
-        non-numeric target for regression, no feature column, or no target value.
+        non-numeric target for regression, no feature column, or no target value,
+        and for ``drop`` / ``keep`` names that are not columns.
     """
     import pandas as pd
 
@@ -341,6 +489,7 @@ def load_table(path: str | Path, target: str, task: str = "auto") -> Table:
         raise InputError(f"cannot read {path} consistently as CSV.")
     if df.shape[1] < 2:
         raise InputError(f"{path} has no feature columns besides the target {target!r}.")
+    features, excluded, notes = _feature_columns(df, path, target, drop, keep)
     values = df[target].reset_index(drop=True)
     has_target = values.notna().to_numpy()
     if not has_target.any():
@@ -372,8 +521,8 @@ def load_table(path: str | Path, target: str, task: str = "auto") -> Table:
         classes = [str(c) for c in classes_arr]
         y = np.full(len(values), -1, dtype=np.int64)
         y[has_target] = codes
-    X = prepare_features(df.drop(columns=[target]))
-    return Table(path, raw, X, y, has_target, task, classes)
+    X = prepare_features(df[features])
+    return Table(path, raw, X, y, has_target, task, classes, target, excluded, notes)
 
 
 def check_classes(table: Table, target: str) -> None:

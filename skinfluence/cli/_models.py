@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from ..exceptions import UnsupportedModelError
 from ._input import InputError
 
@@ -14,6 +16,9 @@ __all__ = [
     "dense_input",
     "fit_pipeline",
     "make_model",
+    "method_needs",
+    "model_capabilities",
+    "model_methods",
 ]
 
 #: ``--model`` values: name -> the model it stands for (shown in ``--help``)
@@ -111,6 +116,122 @@ def make_model(name: str | None, task: str, seed: int, choices=tuple(MODELS)):
     if task == "classification":
         return SGDClassifier(loss="log_loss", random_state=seed)
     return SGDRegressor(random_state=seed)
+
+
+@cache
+def model_methods(name: str) -> tuple[str, ...]:
+    """The ``--method`` values that run on ``--model name``: ``"auto"`` and the measures.
+
+    Derived from the registry and the model's adapter, so new models and measures
+    need no entry here: a measure of the fitted model (``inputs="adapter"``) runs when
+    the adapter of ``name``'s model has every capability :func:`method_needs` names
+    (the measure's, and the trimmer's solver's for a measure that solves with the
+    curvature); a model-agnostic measure runs on any model. A model without an
+    adapter gets the model-agnostic measures only.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+
+    Returns
+    -------
+    methods : tuple of str
+        ``"auto"`` first (when what it picks for the model runs), then the
+        registry's order.
+
+    Raises
+    ------
+    InputError
+        When the model's package (an extra) is not installed.
+    """
+    from .._trimmer import auto_method
+    from ..influence import MEASURES
+
+    capabilities = model_capabilities(name)
+    runs = tuple(
+        method
+        for method, measure in MEASURES.items()
+        if not measure.fitted_model or set(method_needs(method)) <= capabilities
+    )
+    model = make_model(name, _task(name), 0)
+    return ("auto", *runs) if auto_method(model) in runs else runs
+
+
+def method_needs(method: str) -> tuple[str, ...]:
+    """The adapter capabilities ``--method method`` needs, the solver's included.
+
+    Parameters
+    ----------
+    method : str
+        A key of the measure registry.
+
+    Returns
+    -------
+    needs : tuple of str
+        The measure's needs, then those of the trimmer's default solver when the
+        measure solves with the curvature.
+    """
+    from .._trimmer import InfluenceTrimmer
+    from ..curvature import make_solver
+    from ..influence import MEASURES
+
+    measure = MEASURES[method]
+    needs = list(measure.needs)
+    if measure.curvature != "none":
+        solver = make_solver(InfluenceTrimmer().get_params()["solver"])
+        needs += [need for need in solver.needs if need not in needs]
+    return tuple(needs)
+
+
+@cache
+def model_capabilities(name: str) -> frozenset:
+    """The capabilities of the adapter of ``--model name`` (empty: no adapter).
+
+    Found by fitting a small copy of the model on a few synthetic rows, on one thread.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+
+    Returns
+    -------
+    capabilities : frozenset of str
+    """
+    import warnings
+
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from ..adapters import make_adapter
+
+    task = _task(name)
+    model = make_model(name, task, 0)
+    model.set_params(**_small(model))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2))
+    y = (X[:, 0] > 0).astype(int) if task == "classification" else X[:, 0]
+    try:
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore")  # convergence on 20 rows says nothing
+            return frozenset(make_adapter(model.fit(X, y), X, y).capabilities)
+    except UnsupportedModelError:
+        return frozenset()
+
+
+def _task(name: str) -> str:
+    return "classification" if name in _CLASSIFIERS else "regression"
+
+
+def _small(model) -> dict:
+    """Parameters that make a copy of ``model`` quick to fit (same adapter, same checks)."""
+    from ..adapters import model_family
+
+    params = model.get_params()
+    if model_family(model) != "trees":
+        return {}
+    return {key: 2 for key in ("n_estimators", "max_iter") if key in params}
 
 
 def _tree_model(name: str, classifier: bool, seed: int):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ._input import InputError, Table
 
-__all__ = ["check_outputs", "output_path", "summary_line", "write_csv"]
+__all__ = ["check_outputs", "output_path", "print_notes", "summary_line", "write_csv"]
 
 
 def _stem(path: Path) -> str:
@@ -62,3 +62,9 @@ def summary_line(table: Table) -> str:
         f"read {len(table.raw)} rows x {table.X.shape[1]} feature columns from "
         f"{table.path.name}; {n_lab} with a target ({kind})"
     )
+
+
+def print_notes(table: Table) -> None:
+    """The notes of the reading (columns left out of the features), one line each."""
+    for note in table.notes:
+        print(f"note: {note}")

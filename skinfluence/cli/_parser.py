@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 
 from . import _clean, _demo, _query, _value
-from ._input import MAX_CLASSES_AUTO, METHODS, TASKS
-from ._models import CLEAN_MODELS, MODELS, QUERY_MODELS, VALUE_MODELS
+from ._input import MAX_CLASSES_AUTO, TASKS, InputError
+from ._models import CLEAN_MODELS, MODELS, QUERY_MODELS, VALUE_MODELS, model_methods
 
 __all__ = ["PROG", "build_parser"]
 
@@ -48,6 +48,57 @@ def _common(parser: argparse.ArgumentParser, *, model_names, task=True) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of every random step (default: %(default)s)"
     )
+    parser.add_argument(
+        "--drop",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COL",
+        help="columns that are not features (e.g. --drop name email, or --drop name,email); "
+        "the output files keep them",
+    )
+    parser.add_argument(
+        "--keep",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COL",
+        help="use these ID-like columns as features after all; a column named like an id "
+        "(id, customer_id, CustomerID, ...) or holding a distinct integer per row that "
+        "counts up or runs through consecutive values is otherwise left out, with a note",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print progress of every long step on stderr",
+    )
+
+
+def _method_help(model_names) -> str:
+    """``--method`` of ``clean``: the methods that run on each model, grouped."""
+    groups: dict[tuple, list] = {}
+    absent = []
+    for name in model_names:
+        try:
+            groups.setdefault(model_methods(name), []).append(name)
+        except InputError:  # an extra that is not installed (lightgbm, xgboost)
+            absent.append(name)
+    if len(groups) == 1:
+        (methods,) = groups
+        listed = ", ".join(methods)
+    else:
+        listed = "; ".join(
+            f"with --model {' or '.join(models)}: {', '.join(methods)}"
+            for methods, models in groups.items()
+        )
+    if absent:
+        verb = "need" if len(absent) > 1 else "needs"
+        named = " and ".join(f"--model {name}" for name in absent)
+        listed += f"; {named} {verb} pip install skinfluence[trees]"
+    if len(groups) == 1 and not absent:
+        return f"influence method, one of {listed} (default: %(default)s)"
+    return f"influence method ({listed}) (default: %(default)s)"
 
 
 def _add_clean(commands) -> None:
@@ -68,13 +119,13 @@ def _add_clean(commands) -> None:
     clean.add_argument(
         "--method",
         default="auto",
-        help=f"influence method, one of {', '.join(METHODS)} (default: %(default)s)",
+        help=_method_help(CLEAN_MODELS),
     )
     clean.add_argument(
         "--budget",
         default="0.05",
-        help="rows to flag: a count (e.g. 40) or a fraction of the scored rows "
-        "(default: %(default)s)",
+        help="rows to flag: a count (e.g. 40), a fraction of the scored rows (e.g. 0.05) "
+        "or auto, the estimated number of label issues (default: %(default)s)",
     )
     clean.add_argument(
         "--validation",
@@ -89,9 +140,19 @@ def _add_clean(commands) -> None:
     )
     clean.add_argument("--report", metavar="PATH", help="write a self-contained HTML report")
     clean.add_argument(
+        "--cv",
+        type=int,
+        default=5,
+        metavar="K",
+        help="folds of the closing verdict: the cross-validated score untrimmed, at the "
+        "budget, and with as many rows trimmed at random; it costs K untrimmed fits and "
+        "2K trimmer fits (6K with the report's curve), 0 skips it (default: %(default)s)",
+    )
+    clean.add_argument(
         "--no-curve",
         action="store_true",
-        help="leave the trimming curve (extra refits on a held-out quarter) out of the report",
+        help="leave the trimming curve (4K extra trimmer fits: half and twice the budget, "
+        "for the method and random trimming) out of the report",
     )
     clean.set_defaults(handler=_clean.handle)
 

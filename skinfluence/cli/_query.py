@@ -12,7 +12,8 @@ from sklearn.pipeline import make_pipeline
 from .._active_learner import QUERY_METHODS, InfluenceActiveLearner
 from ._input import InputError, check_classes, load_table, make_preprocessor
 from ._models import QUERY_MODELS, fit_pipeline, make_model
-from ._output import check_outputs, output_path, summary_line, write_csv
+from ._output import check_outputs, output_path, print_notes, summary_line, write_csv
+from ._progress import Steps
 
 __all__ = ["handle"]
 
@@ -21,6 +22,7 @@ def handle(args: argparse.Namespace) -> int:
     """Handler of ``skinfluence query``."""
     import pandas as pd
 
+    steps = Steps(args.verbose, "query")
     method = args.method.strip().lower()
     if method not in QUERY_METHODS:
         raise InputError(
@@ -41,7 +43,7 @@ def handle(args: argparse.Namespace) -> int:
     task = "classification" if args.task == "auto" else args.task
     if task != "classification":
         raise InputError("query needs a classification target (active learning of labels).")
-    table = load_table(source, args.target, task)
+    table = load_table(source, args.target, task, drop=args.drop, keep=args.keep)
     check_classes(table, args.target)
     pool = np.flatnonzero(~table.has_target)
     if len(pool) == 0:
@@ -59,10 +61,15 @@ def handle(args: argparse.Namespace) -> int:
         subsample=args.subsample,
         n_rounds=0,
         random_state=args.seed,
+        verbose=int(args.verbose),
     )
     pipe = make_pipeline(make_preprocessor(table.X), learner)
+    print(summary_line(table))
+    print_notes(table)
     start = time.perf_counter()
-    fit_pipeline(pipe, table.X, table.y, f"InfluenceActiveLearner(method={method!r})")
+    what = f"fitting on {len(table.y) - len(pool)} labeled rows, scoring {len(pool)} pool rows"
+    with steps.step(f"{what} with {method}"):
+        fit_pipeline(pipe, table.X, table.y, f"InfluenceActiveLearner(method={method!r})")
     seconds = time.perf_counter() - start
     fitted = pipe[-1]
     picked = fitted.query(args.n)
@@ -80,7 +87,6 @@ def handle(args: argparse.Namespace) -> int:
         axis=1,
     )
     write_csv(frame, out)
-    print(summary_line(table))
     print(
         f"method {method}, model {type(model).__name__}: scored {len(pool)} rows without a "
         f"target in {seconds:.2f}s; the {len(picked)} to label next:"

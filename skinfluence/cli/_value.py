@@ -20,7 +20,8 @@ from ._input import (
     n_scored,
 )
 from ._models import VALUE_MODELS, dense_input, fit_pipeline, make_model
-from ._output import check_outputs, output_path, summary_line, write_csv
+from ._output import check_outputs, output_path, print_notes, summary_line, write_csv
+from ._progress import Steps
 
 __all__ = ["handle"]
 
@@ -29,6 +30,7 @@ def handle(args: argparse.Namespace) -> int:
     """Handler of ``skinfluence value``."""
     import pandas as pd
 
+    steps = Steps(args.verbose, "value")
     method = args.method.strip().lower()
     if method not in VALUE_METHODS or method == "exact":
         shown = ", ".join(m for m in VALUE_METHODS if m != "exact")
@@ -39,7 +41,7 @@ def handle(args: argparse.Namespace) -> int:
     source = Path(args.data)
     out = output_path(source, args.out, "values")
     check_outputs(source, {"--out": out})
-    table = load_table(source, args.target, args.task)
+    table = load_table(source, args.target, args.task, drop=args.drop, keep=args.keep)
     model_name = args.model or ("knn" if method == "knn" else None)
     if method == "knn" and model_name != "knn":
         raise InputError("--method knn needs --model knn (the default for that method).")
@@ -57,15 +59,19 @@ def handle(args: argparse.Namespace) -> int:
         max_time=args.max_time,
         n_jobs=args.n_jobs,
         random_state=args.seed,
+        verbose=int(args.verbose),
     )
     preprocessor = make_preprocessor(table.X)
     if dense_input(model):
         preprocessor.set_params(sparse_threshold=0.0)
     pipe = make_pipeline(preprocessor, valuator)
+    print(summary_line(table))
+    print_notes(table)
     start = time.perf_counter()
-    fit_pipeline(
-        pipe, table.X.iloc[labeled], table.y[labeled], f"ShapleyValuator(method={method!r})"
-    )
+    with steps.step(f"valuing {len(labeled)} rows with {method}"):
+        fit_pipeline(
+            pipe, table.X.iloc[labeled], table.y[labeled], f"ShapleyValuator(method={method!r})"
+        )
     seconds = time.perf_counter() - start
     fitted = pipe[-1]
     n = len(table.raw)
@@ -83,7 +89,6 @@ def handle(args: argparse.Namespace) -> int:
     )
     frame["rank"] = frame["rank"].astype("Int64")
     write_csv(frame, out)
-    print(summary_line(table))
     print(
         f"method {method}, model {type(model).__name__}: valued {len(finite)} rows with "
         f"{fitted.n_evaluations_} utility evaluations in {seconds:.2f}s "

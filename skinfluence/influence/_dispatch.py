@@ -147,6 +147,9 @@ def compute_scores(
         fitted_solver = make_solver(solver, damping)
         if measure.curvature == "solve":
             fitted_solver.fit(adapter)
+        else:  # the restricted solve fits on a copy: name a missing capability here
+            what = f"{type(fitted_solver).__name__} (method={method!r})"
+            require(adapter, *fitted_solver.needs, what=what, hint=fitted_solver.hint)
     y_val_enc = adapter.encode_y(y_val) if measure.validation else None
     scores = measure.function(
         adapter,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _pyplot
+from ._base import _legend_below, _new_axes
 
 __all__ = ["ActiveLearningDisplay"]
 
@@ -67,16 +67,15 @@ class ActiveLearningDisplay:
         display : ActiveLearningDisplay
             This display, with ``line_``, ``ax_`` and ``figure_`` set.
         """
-        plt = _pyplot()
         if ax is None:
-            _, ax = plt.subplots()
+            ax = _new_axes()
         label = label if label is not None else self.label
         kwargs.setdefault("marker", "o")
         (self.line_,) = ax.plot(self.n_labeled, self.scores, label=label, **kwargs)
         ax.set_xlabel("labeled rows")
         ax.set_ylabel("score")
         if label is not None:
-            ax.legend(loc="lower right")
+            _legend_below(ax)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 

@@ -1,4 +1,5 @@
-"""What the Displays share: the lazy matplotlib import and the row-selector check."""
+"""What the Displays share: the lazy matplotlib import, the new axes, the legend below the
+axes, and the row-selector check."""
 
 from __future__ import annotations
 
@@ -11,6 +12,40 @@ def _pyplot():
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("plotting needs matplotlib: pip install 'skinfluence[plot]'") from exc
     return plt
+
+
+def _new_axes():
+    """A new figure's axes, laid out so that a legend outside the axes fits."""
+    _, ax = _pyplot().subplots(layout="constrained")
+    return ax
+
+
+def _legend_below(ax, handles=None, *, ncols=None):
+    """The legend of ``ax`` under its x label, outside the data.
+
+    The legend is anchored a fixed distance (in points) below the axes, clear of the
+    tick labels and the x label; ``constrained`` and ``tight`` layouts and
+    ``savefig(bbox_inches="tight")`` make room for it.
+    """
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.transforms import offset_copy
+
+    if handles is None:
+        handles, _ = ax.get_legend_handles_labels()
+    size = FontProperties(size=rcParams["xtick.labelsize"]).get_size_in_points()
+    label = FontProperties(size=rcParams["axes.labelsize"]).get_size_in_points()
+    below = size + label + rcParams["xtick.major.size"] + rcParams["xtick.major.pad"] + 12
+    anchor = offset_copy(ax.transAxes, fig=ax.figure, y=-below, units="points")
+    return ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=anchor,
+        ncols=ncols or max(1, min(len(handles), 4)),
+        frameon=False,
+        borderaxespad=0.0,
+    )
 
 
 def _check_selector(estimator, attribute: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._curves import _trimmer_param_prefix, trimming_curve
-from ._base import _pyplot
+from ._base import _legend_below, _new_axes
 
 __all__ = ["TrimmingCurveDisplay"]
 
@@ -92,9 +92,8 @@ class TrimmingCurveDisplay:
         display : TrimmingCurveDisplay
             This display, with ``lines_``, ``bands_``, ``ax_`` and ``figure_`` set.
         """
-        plt = _pyplot()
         if ax is None:
-            _, ax = plt.subplots()
+            ax = _new_axes()
         x = np.asarray(self.budgets, dtype=float)
         self.lines_, self.bands_ = {}, {}
         for method, values in self.scores.items():
@@ -116,7 +115,7 @@ class TrimmingCurveDisplay:
                 )
         ax.set_xlabel(_budget_label(self.budgets))
         ax.set_ylabel(self.score_name)
-        ax.legend(loc="best")
+        _legend_below(ax)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 

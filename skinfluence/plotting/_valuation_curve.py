@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._curves import valuation_curve
-from ._base import _check_selector, _pyplot
+from ._base import _check_selector, _legend_below, _new_axes
 
 __all__ = ["ValuationCurveDisplay"]
 
@@ -79,9 +79,8 @@ class ValuationCurveDisplay:
         display : ValuationCurveDisplay
             This display, with ``lines_``, ``ax_`` and ``figure_`` set.
         """
-        plt = _pyplot()
         if ax is None:
-            _, ax = plt.subplots()
+            ax = _new_axes()
         kwargs.setdefault("marker", "o")
         self.lines_ = {}
         (self.lines_["high_first"],) = ax.plot(
@@ -92,7 +91,7 @@ class ValuationCurveDisplay:
         )
         ax.set_xlabel("share of the valued rows removed")
         ax.set_ylabel(self.score_name)
-        ax.legend(loc="best")
+        _legend_below(ax)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
