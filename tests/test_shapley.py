@@ -429,6 +429,8 @@ ESTIMATORS = [
     ShapleyValuator(GaussianNB(), method="loo"),
     ShapleyValuator(KNeighborsClassifier(), method="knn"),
     ShapleyValuator(Ridge(), method="banzhaf", max_iter=5),
+    ShapleyValuator(GaussianNB(), method="downsampling", n_estimators=10),
+    ShapleyValuator(GaussianNB(), method="ame", n_estimators=10),
 ]
 
 
