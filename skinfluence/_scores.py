@@ -83,7 +83,9 @@ def influence_scores(
         gradient ``g_i`` (survey 003 §5.3); ``"gas"``: the cosine of the validation
         and row gradients (TracIn-CP renormalised, over a net's checkpoints when it
         recorded them); ``"gex"``: ``"ip"`` averaged over SGD continuations of the
-        fit (seed 001's GEX); ``"loo_confidence"`` / ``"oof_confidence"``:
+        fit (seed 001's GEX); ``"source"``: SOURCE, influence unrolled over the
+        segments between a net's checkpoints (seed 001's TDA);
+        ``"loo_confidence"`` / ``"oof_confidence"``:
         ``1 -`` the label quality at the leave-one-out / out-of-fold predictions;
         ``"data_oob"``: minus the Data-OOB value; ``"random"``: uniform random scores.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -99,8 +101,9 @@ def influence_scores(
         How inverse-Hessian-vector products are computed (see
         ``docs/curvature.md``).
     damping : float, default=0.0
-        Added to the Hessian's diagonal before inversion. ``method="datainf"``:
-        the per-layer damping ``λ_l`` (0 = Kwon et al.'s rule).
+        Added to the Hessian's diagonal before inversion (``"source"``: to every
+        segment's curvature). ``method="datainf"``: the per-layer damping ``λ_l``
+        (0 = Kwon et al.'s rule).
     scaling : {"appendix", "algorithm", "main"}, default="appendix"
         ``"fi"`` only: the factor of ``∂ωθ̂`` (``-1/n``, ``1``, ``+1/n``); see
         :mod:`skinfluence.influence._fi`.

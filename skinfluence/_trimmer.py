@@ -210,7 +210,7 @@ class InfluenceTrimmer(BaseRowSelector):
     method : {"auto", "loo_confidence", "oof_confidence", "data_oob", "fi", "if", \
             "ip", "ip_ensemble", "self", "tracin", "self_tracin", "datainf", \
             "representer", "gif", "relatif", "renormalized_if", "gas", "gex", \
-            "random"}, default="auto"
+            "source", "random"}, default="auto"
         The influence measure. Every score is oriented so that higher = trimmed
         first:
 
@@ -280,6 +280,12 @@ class InfluenceTrimmer(BaseRowSelector):
           2023): ``"ip"`` averaged over ``n_estimators`` models made by one more
           epoch of minibatch SGD from the fitted parameters (no refit of the
           estimator).
+        - ``"source"`` — SOURCE (Bae et al. 2024; seed 001's "TDA"): influence
+          unrolled over the segments between the checkpoints of a skorch net fitted
+          with ``TracInCheckpoints``, each segment with its own dense curvature,
+          ``-(1/n) Σ_ℓ ∂θf_Vᵀ S_L⋯S_{ℓ+1} (I - S_ℓ) H_ℓ⁻¹ ∂θL_i(θ_ℓ)`` with
+          ``S_ℓ = exp(-K_ℓ η_ℓ H_ℓ)``; one converged segment is ``"if"``. Use
+          ``gauss_newton=True`` and ``params="last"`` for all but small nets.
         - ``"random"`` — uniform random scores (the baseline).
 
         Every gradient-based method but ``"self"`` and ``"self_tracin"`` measures

@@ -38,6 +38,7 @@ from skinfluence.influence import (
     ip_scores,
     relatif_scores,
     renormalized_if_scores,
+    segment_operator,
 )
 from skinfluence.influence._gex import default_learning_rate, gradient_noise, top_curvature
 
@@ -47,7 +48,7 @@ from skorch import NeuralNetClassifier  # noqa: E402
 from skinfluence.callbacks import TracInCheckpoints  # noqa: E402
 
 RTOL = 1e-8
-SURVEY = ("relatif", "renormalized_if", "gas", "gex")
+SURVEY = ("relatif", "renormalized_if", "gas", "gex")  # "source" needs checkpoints
 
 
 def rel_err(a, b) -> float:
@@ -566,3 +567,158 @@ def test_flipped_labels_rank_high_with_clean_validation(method):
     scores = influence_scores(model, X, noisy, Xv, yv, method, random_state=0)
     top = np.argsort(-scores)[:20]
     assert len(np.intersect1d(top, flipped)) >= 8  # random: 2 expected
+
+
+# -- source --------------------------------------------------------------------------------------
+def callback_of(net) -> TracInCheckpoints:
+    return next(c for _, c in net.callbacks_ if isinstance(c, TracInCheckpoints))
+
+
+def hand_source(net, X, y, Xv, yv, damping, wd=1e-2):
+    """Unrolled by hand: ``-(1/n) Σ_ℓ g_Vᵀ S_L⋯S_{ℓ+1} (I - S_ℓ) H_ℓ⁻¹ g_iℓ``, expm."""
+    from scipy.linalg import expm
+
+    ckpts = callback_of(net).checkpoints_
+    starts = [0] + [c["step"] for c in ckpts[:-1]]
+    parts = []
+    for c, start in zip(ckpts, starts):
+        mod = copy.deepcopy(net.module_)
+        mod.load_state_dict({k: torch.tensor(a) for k, a in c["params"].items()})
+        G, v, H = autograd_quantities(mod, X, y, Xv, yv, wd=wd)
+        H = H + damping * np.eye(len(H))
+        assert np.linalg.eigvalsh(H).min() > 0  # no clipping in the oracle
+        D = np.diag(
+            np.concatenate([np.full(p.numel(), c["lr"][n]) for n, p in mod.named_parameters()])
+        )
+        S = expm(-(c["step"] - start) * D @ H)
+        parts.append((G, S, (np.eye(len(H)) - S) @ np.linalg.inv(H)))
+    v_final = v  # the last checkpoint is the fitted net
+    want = np.zeros(len(X))
+    for ell, (G, _, A) in enumerate(parts):
+        u = v_final.copy()
+        for _, S_later, _ in reversed(parts[ell + 1 :]):
+            u = S_later.T @ u
+        want += G @ (A.T @ u)
+    return -want / len(X)
+
+
+def test_callback_counts_optimizer_steps():
+    X, y, _, _ = net_data()  # 60 rows, batches of 16: 4 steps per epoch
+    net = fit_net(X, y, callbacks=[TracInCheckpoints(every=2)], max_epochs=5)
+    cb = callback_of(net)
+    assert [(c["epoch"], c["step"]) for c in cb.checkpoints_] == [(2, 8), (4, 16), (5, 20)]
+    net.partial_fit(X, y)  # appends, and keeps counting
+    assert [c["step"] for c in cb.checkpoints_][-1] == 40 and cb.steps_ == 40
+
+
+def test_source_one_converged_segment_is_if():
+    X, y, Xv, yv = net_data()
+    net = fit_net(X, y, callbacks=[TracInCheckpoints(every=20)], max_epochs=20)
+    assert [c["step"] for c in callback_of(net).checkpoints_] == [80]
+    # K η damping = 80 · 0.2 · 3 = 48: e^{-48} of every eigenvalue is left
+    got = influence_scores(net, X, y, Xv, yv, "source", damping=3.0)
+    want = influence_scores(net, X, y, Xv, yv, "if", damping=3.0)
+    assert rel_err(got, want) < 1e-12
+
+
+def test_source_one_segment_against_expm():
+    X, y, Xv, yv = net_data()
+    net = fit_net(X, y, callbacks=[TracInCheckpoints(every=20)], max_epochs=20)
+    got = influence_scores(net, X, y, Xv, yv, "source", damping=0.1)
+    want = hand_source(net, X, y, Xv, yv, damping=0.1)
+    assert rel_err(got, want) < 1e-7
+    # not yet converged: differs from if
+    assert rel_err(got, influence_scores(net, X, y, Xv, yv, "if", damping=0.1)) > 1e-3
+
+
+def test_source_unrolled_over_segments_against_expm():
+    X, y, Xv, yv = net_data()
+    net = fit_net(
+        X,
+        y,
+        callbacks=[TracInCheckpoints(every=2)],
+        max_epochs=5,
+        optimizer__param_groups=[("head.*", {"lr": 0.05})],
+    )
+    got = influence_scores(net, X, y, Xv, yv, "source", damping=0.5)
+    want = hand_source(net, X, y, Xv, yv, damping=0.5)
+    assert rel_err(got, want) < 1e-7
+    # the earlier segments matter: not the last segment alone
+    last = copy.deepcopy(net)
+    cb = callback_of(last)
+    cb.checkpoints_ = [dict(cb.checkpoints_[-1], step=cb.checkpoints_[-1]["step"] - 4)]
+    alone = influence_scores(last, X, y, Xv, yv, "source", damping=0.5)
+    assert rel_err(got, alone) > 1e-2
+
+
+def test_segment_operator():
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(5, 5))
+    H = B @ B.T + 0.1 * np.eye(5)
+    from scipy.linalg import expm
+
+    eta = np.array([0.1, 0.1, 0.3, 0.0, 0.2])
+    A = segment_operator(H, eta, 7)
+    D = np.diag(eta)
+    np.testing.assert_allclose(A, (np.eye(5) - expm(-7 * D @ H)) @ np.linalg.inv(H), atol=1e-12)
+    np.testing.assert_allclose(A, A.T, atol=1e-14)
+    assert np.all(A[3] == 0.0)  # a frozen parameter does not move
+    np.testing.assert_allclose(segment_operator(np.zeros((5, 5)), eta, 7), 7 * D)  # flat: K D
+    # an indefinite curvature: the negative direction is treated as flat
+    Hn = np.diag([1.0, -2.0])
+    np.testing.assert_allclose(
+        segment_operator(Hn, np.array([0.5, 0.5]), 4),
+        np.diag([(1 - np.exp(-4 * 0.5)) / 1.0, 4 * 0.5]),
+    )
+
+
+def test_source_objective_and_errors(net_case, logistic_case):
+    from skinfluence import UnsupportedModelError
+    from skinfluence.influence import BaseObjective
+
+    model, X, y, Xv, yv = logistic_case
+    with pytest.raises(UnsupportedModelError, match="TracInCheckpoints"):
+        influence_scores(model, X, y, Xv, yv, "source")
+    net, Xn, yn, Xvn, yvn = net_case  # fitted without the callback
+    with pytest.raises(UnsupportedModelError, match="has no TracInCheckpoints callback"):
+        influence_scores(net, Xn, yn, Xvn, yvn, "source")
+
+    Xn, yn, Xvn, yvn = net_data()
+    net = fit_net(Xn, yn, callbacks=[TracInCheckpoints(every=2)], max_epochs=4)
+
+    class FirstRowLoss(BaseObjective):
+        name = "first_row"
+
+        def grad(self, adapter, X_val, y_val_enc):
+            return adapter.loss_grad(X_val[:1], y_val_enc[:1])[0]
+
+    got = influence_scores(net, Xn, yn, Xvn, yvn, "source", objective=FirstRowLoss(), damping=0.5)
+    want = influence_scores(net, Xn, yn, Xvn[:1], yvn[:1], "source", damping=0.5)
+    assert rel_err(got, want) < 1e-10
+    old = copy.deepcopy(net)
+    for c in callback_of(old).checkpoints_:
+        del c["step"]
+    with pytest.raises(UnsupportedModelError, match="without optimizer step counts"):
+        influence_scores(old, Xn, yn, Xvn, yvn, "source")
+
+
+def test_step_sizes_of_a_regressor_are_twice_the_learning_rate():
+    from skorch import NeuralNetRegressor
+
+    X, _, _, _ = net_data()
+    t = (X[:, :1] * 2.0).astype(np.float32)
+    torch.manual_seed(0)
+    net = NeuralNetRegressor(
+        torch.nn.Linear, module__in_features=4, module__out_features=1, max_epochs=2,
+        lr=0.05, train_split=None, verbose=0, callbacks=[TracInCheckpoints()],
+    ).fit(X, t)  # fmt: skip
+    ad = make_adapter(net, X, t[:, 0])
+    lr = callback_of(net).checkpoints_[-1]["lr"]
+    np.testing.assert_allclose(ad.step_sizes(lr), 0.1)
+    clf = make_adapter(*fit_and_data_for_classifier())
+    np.testing.assert_allclose(clf.step_sizes({n: 0.2 for n in clf.param_names}), 0.2)
+
+
+def fit_and_data_for_classifier():
+    X, y, _, _ = net_data()
+    return fit_net(X, y, max_epochs=1), X, y

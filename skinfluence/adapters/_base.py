@@ -341,6 +341,10 @@ class Checkpoints(Protocol):
     def per_parameter(self, values) -> np.ndarray:
         """One value per parameter name spread over ``θ``'s layout, ``(m,)``."""
 
+    def step_sizes(self, lr) -> np.ndarray:
+        """The optimizer's step along ``-∂θR`` per parameter for learning rates ``lr``,
+        ``(m,)`` (``R`` the mean-loss form; plain SGD)."""
+
 
 class MCDropout(Protocol):
     """class probabilities under MC dropout"""

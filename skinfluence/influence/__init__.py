@@ -46,6 +46,7 @@ from ._registry import MEASURES, Measure, get_measure, random_scores, register_m
 from ._renormalized import gas_scores, relatif_scores, renormalized_if_scores
 from ._representer import representer_scores
 from ._self import self_scores
+from ._source import segment_operator, source_scores
 from ._tracin import self_tracin_scores, tracin_scores
 
 __all__ = [
@@ -111,6 +112,8 @@ __all__ = [
     "representer_scores",
     "select_parameters",
     "self_scores",
+    "segment_operator",
     "self_tracin_scores",
+    "source_scores",
     "tracin_scores",
 ]

@@ -60,6 +60,7 @@ from ._oof import oof_confidence_scores
 from ._renormalized import gas_scores, relatif_scores, renormalized_if_scores
 from ._representer import representer_scores
 from ._self import self_scores
+from ._source import source_scores
 from ._tracin import self_tracin_scores, tracin_scores
 
 __all__ = [
@@ -146,6 +147,11 @@ _TRACIN_HINT = (
     "method='ip' (TracIn with one checkpoint at the fitted model)."
 )
 
+_SOURCE_HINT = (
+    "Fit a skorch net with callbacks=[skinfluence.callbacks.TracInCheckpoints()], or use "
+    "method='if' (SOURCE with one converged segment)."
+)
+
 _TREE_HINT = (
     "It needs a boosted ensemble (HistGradientBoosting, GradientBoosting, LightGBM, "
     "XGBoost); for a forest use method='oob', 'leaf_loo' or 'leaf_refit'."
@@ -228,6 +234,16 @@ MEASURES: dict[str, Measure] = {
         Measure("relatif", relatif_scores, ("gradients",), "solve", True),
         Measure("renormalized_if", renormalized_if_scores, ("gradients",), "solve", True),
         Measure("gas", gas_scores, ("gradients",), "none", True),
+        Measure(
+            "source",
+            source_scores,
+            ("gradients", "checkpoints", "hessian"),
+            "none",
+            True,
+            ("damping",),
+            hint=_SOURCE_HINT,
+            weights="unsupported",
+        ),
         Measure(
             "gex",
             gex_scores,
