@@ -42,9 +42,12 @@ Validation-free methods (``loo_confidence`` with each ``label_score``, ``self``,
 
 **Methods of ours**: ``loo_confidence`` (``self_confidence``, ``normalized_margin``,
 ``confidence_weighted_entropy``), ``self``, ``fi``, ``if``, ``ip``, ``ip_ensemble``,
-``gif``, ``datainf``, ``representer``, ``random``, each through
+``gif``, ``datainf``, ``representer``, ``relatif``, ``renormalized_if``, ``gas``,
+``gex``, ``random``, each through
 ``InfluenceTrimmer(LogisticRegression(max_iter=1000), method=..., random_state=seed)``
-with every other parameter at its default. The all-defaults trimmer
+with every other parameter at its default (``tracin``, ``self_tracin`` and ``source``
+need a skorch net's recorded checkpoints, and the tree measures a tree ensemble: they
+do not run on this model). The all-defaults trimmer
 (``method="auto"``) is fitted too: its ``method_`` is recorded and its scores are
 compared with the run of the method it chose.
 
@@ -138,7 +141,19 @@ from skinfluence._trimmer import NOISY_VALIDATION
 DATASETS = ("adult", "bank", "breast_cancer", "digits")
 NOISE_RATES = (0.1, 0.3)
 LABEL_SCORES = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
-VALIDATION_METHODS = ("fi", "if", "ip", "ip_ensemble", "gif", "datainf", "representer")
+VALIDATION_METHODS = (
+    "fi",
+    "if",
+    "ip",
+    "ip_ensemble",
+    "gif",
+    "datainf",
+    "representer",
+    "relatif",
+    "renormalized_if",
+    "gas",
+    "gex",
+)
 FREE_METHODS = ("self", "random")
 #: protocol key -> column-group title
 PROTOCOLS = {

@@ -78,7 +78,14 @@ def influence_scores(
         net's ``skinfluence.callbacks.TracInCheckpoints``; ``"datainf"``: DataInf's
         closed-form per-layer inverse; ``"representer"``: representer points of
         the L2-regularised last linear layer; ``"gif"``: generalized influence on
-        selected parameters (seed 004); ``"loo_confidence"`` / ``"oof_confidence"``:
+        selected parameters (seed 004); ``"relatif"`` / ``"renormalized_if"``:
+        ``"if"`` divided by the norm of the row's parameter change ``H⁻¹g_i`` / of its
+        gradient ``g_i`` (survey 003 §5.3); ``"gas"``: the cosine of the validation
+        and row gradients (TracIn-CP renormalised, over a net's checkpoints when it
+        recorded them); ``"gex"``: ``"ip"`` averaged over SGD continuations of the
+        fit (seed 001's GEX); ``"source"``: SOURCE, influence unrolled over the
+        segments between a net's checkpoints (seed 001's TDA);
+        ``"loo_confidence"`` / ``"oof_confidence"``:
         ``1 -`` the label quality at the leave-one-out / out-of-fold predictions;
         ``"data_oob"``: minus the Data-OOB value; ``"random"``: uniform random scores.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -94,8 +101,9 @@ def influence_scores(
         How inverse-Hessian-vector products are computed (see
         ``docs/curvature.md``).
     damping : float, default=0.0
-        Added to the Hessian's diagonal before inversion. ``method="datainf"``:
-        the per-layer damping ``λ_l`` (0 = Kwon et al.'s rule).
+        Added to the Hessian's diagonal before inversion (``"source"``: to every
+        segment's curvature). ``method="datainf"``: the per-layer damping ``λ_l``
+        (0 = Kwon et al.'s rule).
     scaling : {"appendix", "algorithm", "main"}, default="appendix"
         ``"fi"`` only: the factor of ``∂ωθ̂`` (``-1/n``, ``1``, ``+1/n``); see
         :mod:`skinfluence.influence._fi`.
@@ -106,6 +114,7 @@ def influence_scores(
         Use the Gauss-Newton matrix instead of the Hessian (skorch nets only).
     random_state : int, RandomState instance or None, default=None
         Seed of ``method="random"``, of ``"ip_ensemble"``'s dropout masks, of
+        ``"gex"``'s minibatches, of
         ``"oof_confidence"``'s folds and of ``"data_oob"``'s bootstrap draws.
     objective : {"utility", "fairness", "robustness"} or BaseObjective, \
             default="utility"
@@ -125,7 +134,8 @@ def influence_scores(
         decision boundary, FGSM step, FGM step).
     n_estimators : int or None, default=None
         ``method="ip_ensemble"``: number of dropout-masked models ``E`` (``None``:
-        5); ``"data_oob"``: bootstrap models (``None``: 100, or a bagging
+        5); ``"gex"``: number of SGD continuations (``None``: 5); ``"data_oob"``:
+        bootstrap models (``None``: 100, or a bagging
         ensemble's own members).
     dropout : float, default=0.1
         ``method="ip_ensemble"`` only: probability that a parameter is zeroed in a

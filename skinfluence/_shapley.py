@@ -22,7 +22,9 @@ from .valuation import (
     MSRSampler,
     PermutationSampler,
     ValuationResult,
+    ame_values,
     data_oob_values,
+    downsampling_values,
     exact_values,
     knn_shapley,
     loo_values,
@@ -31,7 +33,7 @@ from .valuation import (
 
 __all__ = ["ShapleyValuator"]
 
-METHODS = ("tmc", "beta", "banzhaf", "loo", "knn", "exact", "data_oob")
+METHODS = ("tmc", "beta", "banzhaf", "loo", "knn", "exact", "data_oob", "downsampling", "ame")
 
 
 class ShapleyValuator(BaseRowSelector):
@@ -53,8 +55,8 @@ class ShapleyValuator(BaseRowSelector):
         Any scikit-learn estimator with ``fit`` and ``predict``; ``None`` means
         ``LogisticRegression()``. ``method="knn"`` needs a ``KNeighborsClassifier``;
         ``method="data_oob"`` a classifier or a regressor.
-    method : {"tmc", "beta", "banzhaf", "loo", "knn", "exact", "data_oob"}, \
-            default="tmc"
+    method : {"tmc", "beta", "banzhaf", "loo", "knn", "exact", "data_oob", \
+            "downsampling", "ame"}, default="tmc"
         How values are computed:
 
         - ``"tmc"`` — Shapley values by truncated Monte Carlo permutations
@@ -79,6 +81,20 @@ class ShapleyValuator(BaseRowSelector):
           estimator is fitted once and its members' own bootstrap samples are read.
           A row in every bootstrap sample gets ``nan`` (with a warning) and is never
           dropped. See :func:`skinfluence.valuation.data_oob_values`.
+        - ``"downsampling"`` — Feldman & Zhang 2020 (survey 003 eq. 9): ``n_estimators``
+          models each fitted on a random ``subset_fraction`` of the rows; a row's
+          value is the mean validation score of the models fitted with it minus the
+          mean of those fitted without it (the expected leave-one-out effect at
+          that subset size). A row in every subset or in none gets ``nan`` (with a
+          warning) and is never dropped. See
+          :func:`skinfluence.valuation.downsampling_values`.
+        - ``"ame"`` — average marginal effect (Lin et al. 2022): ``n_estimators``
+          models on subsets that include each row with a probability drawn from
+          ``{0.2, 0.4, 0.6, 0.8}``; the values are the coefficients of a
+          cross-validated LASSO of the validation scores on the rows' inclusion
+          indicators (in Lin et al.'s ``1/p``, ``-1/(1-p)`` coding, rescaled), which
+          estimate each row's expected marginal effect. No standard error. See
+          :func:`skinfluence.valuation.ame_values`.
     budget : int or float, default=0.05
         Rows to drop, lowest value first: an int is a count, a float in ``[0, 1)`` a
         fraction of the valued training rows, 0 keeps every row.
@@ -118,9 +134,9 @@ class ShapleyValuator(BaseRowSelector):
     draws_per_task : int or "auto", default="auto"
         Permutations (``tmc``, ``beta``) or subsets (``banzhaf``) per joblib task;
         ``"auto"`` aims at about 64 fits per task. It fixes the random stream: results
-        depend on it, not on ``n_jobs``. ``data_oob``: bootstrap models per task
-        (``"auto"``: about 32 tasks); each model's draw is seeded by its number, so
-        the values do not depend on it.
+        depend on it, not on ``n_jobs``. ``data_oob``, ``downsampling``, ``ame``:
+        models per task (``"auto"``: about 32 tasks); each model's draw is seeded by
+        its number, so the values do not depend on it.
     batch_size : int or "auto"
         Former name of ``draws_per_task``.
 
@@ -129,16 +145,21 @@ class ShapleyValuator(BaseRowSelector):
     cache : bool, default=False
         Remember the utility of subsets already seen (within a process).
     n_estimators : int or None, default=None
-        ``method="data_oob"`` only: the number of bootstrap models (at least 2).
+        ``method="data_oob"``: the number of bootstrap models (at least 2).
         ``None``: 100 bootstrap fits, or the ``n_estimators`` of a bagging ensemble
         (whose own members are the bootstrap models); an int also sets the
-        ensemble's.
+        ensemble's. ``"downsampling"`` and ``"ame"``: the number of subsets fitted
+        (``None``: 100; ``"ame"`` needs at least 5).
+    subset_fraction : float in (0, 1), default=0.7
+        ``method="downsampling"`` only: the share of the rows in each subset
+        (Feldman & Zhang's 0.7).
     n_jobs : int or None, default=None
         Parallel jobs for the fits (joblib); ``None`` defers to the active
         ``joblib.parallel_backend`` / ``parallel_config``.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and the sampling (``data_oob``: the bootstrap
-        draws, or a bagging ensemble whose ``random_state`` is ``None``). Fixed, the
+        draws, or a bagging ensemble whose ``random_state`` is ``None``;
+        ``downsampling`` and ``ame``: the subsets). Fixed, the
         values are the same for any ``n_jobs`` and backend (unless ``max_time`` stops
         the sampling).
     verbose : int, default=0
@@ -151,17 +172,18 @@ class ShapleyValuator(BaseRowSelector):
         valued and hold ``nan`` (as do, for ``data_oob``, rows never out of bag).
     values_stderr_ : ndarray of shape (n_samples,)
         Standard error of each value (0 for ``loo``, ``knn`` and ``exact``; ``nan``
-        on held-out rows).
+        on held-out rows and for ``ame``).
     n_iter_ : int
         Permutations (``tmc``, ``beta``) or subsets (``banzhaf``) sampled; subsets
-        fitted for ``loo`` and ``exact``; 1 for ``knn`` (one closed-form pass);
-        bootstrap models for ``data_oob``.
+        fitted for ``loo``, ``exact``, ``downsampling`` and ``ame``; 1 for ``knn``
+        (one closed-form pass); bootstrap models for ``data_oob``.
     n_evaluations_ : int
         Utility evaluations (fit and score of a subset); ``data_oob``: fits (1 for
         a bagging ensemble).
     converged_ : bool
-        Whether the stopping rule was met (True for the exact methods and
-        ``data_oob``).
+        Whether the stopping rule was met (True for the exact methods,
+        ``data_oob``, ``downsampling`` and ``ame``, which fit a fixed number of
+        models).
     trimmed_indices_ : ndarray of shape (n_dropped,)
         Rows dropped, lowest value first.
     sample_indices_ : ndarray of shape (n_samples - n_dropped,)
@@ -185,7 +207,8 @@ class ShapleyValuator(BaseRowSelector):
     Cost in fits of the model: ``tmc`` and ``beta`` up to ``n − 1`` per permutation
     (fewer with truncation), ``banzhaf`` one per subset, ``loo`` ``n + 1``,
     ``exact`` ``2^n``, ``knn`` none (``O(n_val · n log n)``), ``data_oob``
-    ``n_estimators`` (one for a bagging ensemble).
+    ``n_estimators`` (one for a bagging ensemble), ``downsampling`` and ``ame``
+    ``n_estimators`` (on ``0.7 n`` rows, on about ``n / 2`` rows on average).
 
     To run the fits on a cluster, wrap ``fit`` in a joblib backend, for instance
     ``with joblib.parallel_backend("dask"): valuator.fit(X, y)`` with a
@@ -234,6 +257,7 @@ class ShapleyValuator(BaseRowSelector):
         ],
         "cache": ["boolean"],
         "n_estimators": [Interval(Integral, 2, None, closed="left"), None],
+        "subset_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_jobs": [Integral, None],
     }
 
@@ -256,6 +280,7 @@ class ShapleyValuator(BaseRowSelector):
         batch_size="deprecated",
         cache=False,
         n_estimators=None,
+        subset_fraction=0.7,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -276,6 +301,7 @@ class ShapleyValuator(BaseRowSelector):
         self.batch_size = batch_size
         self.cache = cache
         self.n_estimators = n_estimators
+        self.subset_fraction = subset_fraction
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -402,7 +428,20 @@ class ShapleyValuator(BaseRowSelector):
                 cache=self.cache,
                 sample_weight=weights,
             )
-            if self.method == "exact":
+            subsets = {
+                "n_estimators": self.n_estimators,
+                "draws_per_task": self._draws_per_task(),
+                "n_jobs": self.n_jobs,
+                "random_state": self.random_state,
+                "verbose": self.verbose,
+            }
+            if self.method == "downsampling":
+                result = downsampling_values(
+                    utility, n, subset_fraction=self.subset_fraction, **subsets
+                )
+            elif self.method == "ame":
+                result = ame_values(utility, n, **subsets)
+            elif self.method == "exact":
                 result = exact_values(
                     utility, n, "shapley", n_jobs=self.n_jobs, verbose=self.verbose
                 )

@@ -63,7 +63,8 @@ class InfluenceTrimmer(BaseRowSelector):
         stacking models, pipelines.
     method : {"auto", "loo_confidence", "oof_confidence", "data_oob", "fi", "if", \
             "ip", "ip_ensemble", "self", "tracin", "self_tracin", "datainf", \
-            "representer", "gif", "random"}, default="auto"
+            "representer", "gif", "relatif", "renormalized_if", "gas", "gex", \
+            "source", "random"}, default="auto"
         The influence measure. Every score is oriented so that higher = trimmed
         first:
 
@@ -119,6 +120,26 @@ class InfluenceTrimmer(BaseRowSelector):
           ``J`` of ``gif_selection`` with the others held fixed (Moore-Penrose
           form); the raw GIF's predicted validation change on removal, negated.
           Needs ``solver="exact"`` or ``"modified_lissa"``.
+        - ``"relatif"`` — RelatIF, θ-relative influence (Barshan et al. 2020;
+          survey 003 eq. 66): ``"if"`` divided by ``‖H⁻¹ ∂θL_i‖``, the size of the
+          row's own parameter change (one extra solve per row).
+        - ``"renormalized_if"`` — ``"if"`` divided by ``‖∂θL_i‖`` (Hammoudeh & Lowd
+          2022; survey eq. 69): the gradient magnitude that makes badly fitted rows
+          look influential everywhere divided out.
+        - ``"gas"`` — gradient aggregated similarity (Hammoudeh & Lowd; survey eq.
+          68): TracIn-CP with unit gradients; at the fitted model
+          ``-(1/n) cos(∂θf_V, ∂θL_i)``, over the checkpoints of a skorch net fitted
+          with ``TracInCheckpoints`` when it has them.
+        - ``"gex"`` — the geometric ensemble of seed 001's baselines (Kim et al.
+          2023): ``"ip"`` averaged over ``n_estimators`` models made by one more
+          epoch of minibatch SGD from the fitted parameters (no refit of the
+          estimator).
+        - ``"source"`` — SOURCE (Bae et al. 2024; seed 001's "TDA"): influence
+          unrolled over the segments between the checkpoints of a skorch net fitted
+          with ``TracInCheckpoints``, each segment with its own dense curvature,
+          ``-(1/n) Σ_ℓ ∂θf_Vᵀ S_L⋯S_{ℓ+1} (I - S_ℓ) H_ℓ⁻¹ ∂θL_i(θ_ℓ)`` with
+          ``S_ℓ = exp(-K_ℓ η_ℓ H_ℓ)``; one converged segment is ``"if"``. Use
+          ``gauss_newton=True`` and ``params="last"`` for all but small nets.
         - ``"random"`` — uniform random scores (the baseline).
 
         Every gradient-based method but ``"self"`` and ``"self_tracin"`` measures
@@ -219,6 +240,7 @@ class InfluenceTrimmer(BaseRowSelector):
         to the ``sensitive`` fit parameter. The column stays a model input.
     n_estimators : int or None, default=None
         ``method="ip_ensemble"``: number of dropout-masked models (``None``: 5).
+        ``method="gex"``: number of SGD continuations of the fit (``None``: 5).
         ``method="data_oob"``: number of bootstrap models, at least 2 (``None``: 100,
         or the ``n_estimators`` of a forest or bagging model, whose own members are
         the bootstrap models).
@@ -241,8 +263,8 @@ class InfluenceTrimmer(BaseRowSelector):
         (``None`` defers to the active ``joblib.parallel_backend``, dask included).
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split, ``method="random"``, the masks of
-        ``"ip_ensemble"``, the folds of ``"oof_confidence"`` and the bootstrap
-        draws of ``"data_oob"``.
+        ``"ip_ensemble"``, the minibatches of ``"gex"``, the folds of
+        ``"oof_confidence"`` and the bootstrap draws of ``"data_oob"``.
     verbose : int, default=0
         Print the stages and their timings.
 

@@ -49,6 +49,8 @@ VALUATORS = [
     ShapleyValuator(KNeighborsClassifier(), method="knn"),
     ShapleyValuator(Ridge(), method="banzhaf", max_iter=5),
     ShapleyValuator(GaussianNB(), method="data_oob", n_estimators=20, random_state=0),
+    ShapleyValuator(GaussianNB(), method="downsampling", n_estimators=10),
+    ShapleyValuator(GaussianNB(), method="ame", n_estimators=10),
 ]
 
 #: A row of weight 2 is one row, kept or dropped whole (one player of the game); its

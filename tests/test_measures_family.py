@@ -422,7 +422,9 @@ def test_representer_needs_the_head_in_params(net_case):
 # -- every method through the estimators -----------------------------------------------
 #: measures of tree ensembles run on tree models only (tests/test_trees.py)
 TREES = {m for m, spec in MEASURES.items() if "trees" in spec.needs}
-ALL = [m for m in MEASURES if m not in ("tracin", "self_tracin") and m not in TREES]
+#: measures of a net's recorded checkpoints (tracin, self_tracin, source) run on nets only
+CHECKPOINTS = {m for m, spec in MEASURES.items() if "checkpoints" in spec.needs}
+ALL = [m for m in MEASURES if m not in CHECKPOINTS and m not in TREES]
 
 
 @pytest.mark.parametrize("method", ALL)

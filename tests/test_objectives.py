@@ -238,8 +238,9 @@ class _Delegating(BaseObjective):
 
 
 #: measures that need a skorch net with checkpoints; their objective routing is tested
-#: in tests/test_tracin.py::test_tracin_uses_the_objective
-_NET_ONLY = {"tracin"}
+#: in tests/test_tracin.py::test_tracin_uses_the_objective and
+#: tests/test_survey_measures.py::test_source_objective_and_errors
+_NET_ONLY = {m for m, measure in MEASURES.items() if "checkpoints" in measure.needs}
 
 
 def _measures_taking_an_objective():

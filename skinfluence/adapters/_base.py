@@ -282,6 +282,10 @@ class Theta(Protocol):
     def at_theta(self, theta: np.ndarray) -> BaseAdapter:
         """A copy of the adapter with every derivative taken at ``theta``."""
 
+    def penalty_grad(self) -> np.ndarray:
+        """Gradient ``λ ⊙ θ`` of the L2 penalty of the mean-loss form at the adapter's
+        ``θ``, shape ``(m,)``: with ``mean_i s_i ∂θL_i`` it is the gradient of ``R(θ)``."""
+
 
 class Layers(Protocol):
     """parameter blocks by layer"""
@@ -336,6 +340,10 @@ class Checkpoints(Protocol):
 
     def per_parameter(self, values) -> np.ndarray:
         """One value per parameter name spread over ``θ``'s layout, ``(m,)``."""
+
+    def step_sizes(self, lr) -> np.ndarray:
+        """The optimizer's step along ``-∂θR`` per parameter for learning rates ``lr``,
+        ``(m,)`` (``R`` the mean-loss form; plain SGD)."""
 
 
 class MCDropout(Protocol):

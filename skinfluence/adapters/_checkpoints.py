@@ -49,12 +49,16 @@ class TracInCheckpoints(Callback):
     ----------
     checkpoints_ : list of dict
         One per checkpoint, oldest first, with keys ``"epoch"`` (int, epochs done),
-        ``"params"`` (dict of parameter and buffer name to ndarray) and ``"lr"``
-        (dict of parameter name to float).
+        ``"step"`` (int, optimizer steps done: training batches since the net was
+        initialised), ``"params"`` (dict of parameter and buffer name to ndarray)
+        and ``"lr"`` (dict of parameter name to float).
+    steps_ : int
+        Optimizer steps counted so far.
 
     See Also
     --------
-    skinfluence.influence_scores : ``method="tracin"`` or ``"self_tracin"``.
+    skinfluence.influence_scores : ``method="tracin"``, ``"self_tracin"``, ``"gas"``
+        or ``"source"``.
 
     Examples
     --------
@@ -86,6 +90,7 @@ class TracInCheckpoints(Callback):
         if not isinstance(self.every, Integral) or isinstance(self.every, bool) or self.every < 1:
             raise ValueError(f"every must be a positive int, got {self.every!r}.")
         self.checkpoints_ = []
+        self.steps_ = 0
         return self
 
     def _record(self, net) -> None:
@@ -104,7 +109,13 @@ class TracInCheckpoints(Callback):
             for p in group["params"]:
                 by_id[id(p)] = float(group["lr"])
         lr = {name: by_id.get(id(p), 0.0) for name, p in module.named_parameters()}
-        self.checkpoints_.append({"epoch": epoch, "params": params, "lr": lr})
+        step = int(getattr(self, "steps_", 0))
+        self.checkpoints_.append({"epoch": epoch, "step": step, "params": params, "lr": lr})
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        """Count the optimizer steps (one per training batch)."""
+        if training:
+            self.steps_ = getattr(self, "steps_", 0) + 1
 
     def on_epoch_end(self, net, **kwargs):
         """Take a checkpoint when the number of finished epochs is a multiple of ``every``."""

@@ -453,6 +453,15 @@ class LinearAdapter(LinkMixin, BaseAdapter):
         new.b = Wt[:, -1].copy() if self.fit_intercept else np.zeros(self.n_raw_outputs)
         return new
 
+    def penalty_grad(self) -> np.ndarray:
+        """Gradient ``λ ⊙ θ`` of the model's L2 penalty in mean-loss form, shape (m,).
+
+        The intercepts carry the intercept penalty (0 unless the model penalises
+        them); with the weighted mean of :meth:`loss_grad` it is the gradient of the
+        objective the model minimised, which vanishes at the fitted parameters.
+        """
+        return self._penalty_diag() * self.get_theta()
+
     def layer_blocks(self) -> list[tuple[str, np.ndarray]]:
         """The parameter blocks treated as layers (DataInf): one block, every parameter."""
         return [("linear", np.arange(self.n_params))]

@@ -711,6 +711,15 @@ class TorchAdapter(
         new._theta = self._tensor(theta)
         return new
 
+    def penalty_grad(self) -> np.ndarray:
+        """Gradient ``λ ⊙ θ`` of the weight-decay penalty over the selected parameters, (m,).
+
+        With the mean of :meth:`loss_grad` it is the gradient the optimizer steps along
+        (``wd·θ`` added to the mean criterion's gradient; half of that for ``MSELoss``
+        nets, whose mean-loss form is half the criterion).
+        """
+        return self.lam * self.get_theta()
+
     def layer_blocks(self) -> list[tuple[str, np.ndarray]]:
         """The selected parameters grouped by the module that owns them (DataInf's layers).
 

@@ -98,6 +98,26 @@ class CheckpointsMixin:
         new._fixed = fixed
         return new
 
+    def step_sizes(self, lr) -> np.ndarray:
+        """The optimizer's step along ``-∂θR`` per parameter, for learning rates ``lr``.
+
+        ``R`` is the adapter's mean-loss form. The optimizer steps along the gradient
+        of the mean criterion plus ``wd·θ``: that is ``∂θR`` for the classifiers'
+        criteria and ``2 ∂θR`` for ``MSELoss`` (whose mean-loss form is half the
+        criterion), so the step is ``lr``, or ``2 lr`` for a regressor (plain SGD).
+
+        Parameters
+        ----------
+        lr : mapping of str to float
+            A learning rate for every selected parameter (a checkpoint's ``"lr"``).
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
+        scale = 2.0 if self.link == "squared" else 1.0
+        return scale * self.per_parameter(lr)
+
     def per_parameter(self, values) -> np.ndarray:
         """Spread one value per parameter name over ``θ``'s layout.
 

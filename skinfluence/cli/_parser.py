@@ -172,7 +172,8 @@ def _add_value(commands) -> None:
     value.add_argument(
         "--method",
         default="tmc",
-        help="tmc, beta, banzhaf, loo or knn (default: %(default)s)",
+        help="tmc, beta, banzhaf, loo, knn, data_oob, downsampling or ame (default: "
+        "%(default)s); downsampling and ame fit 100 models on random subsets",
     )
     value.add_argument(
         "--max-iter",

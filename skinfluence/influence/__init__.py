@@ -21,6 +21,7 @@ from ._dispatch import (
 )
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
 from ._forest import oob_proba, oob_scores
+from ._gex import gex_models, gex_scores
 from ._gif import GIF_SELECTIONS, gif_scores, select_parameters
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
@@ -42,8 +43,10 @@ from ._oof import (
 )
 from ._query import QUERY_STRATEGIES, bald_scores, entropy_scores, margin_scores
 from ._registry import MEASURES, Measure, get_measure, random_scores, register_measure
+from ._renormalized import gas_scores, relatif_scores, renormalized_if_scores
 from ._representer import representer_scores
 from ._self import self_scores
+from ._source import segment_operator, source_scores
 from ._tracin import self_tracin_scores, tracin_scores
 
 __all__ = [
@@ -74,6 +77,9 @@ __all__ = [
     "fi_scale",
     "fi_scores",
     "final_step",
+    "gas_scores",
+    "gex_models",
+    "gex_scores",
     "get_measure",
     "gif_scores",
     "if_active_scores",
@@ -101,9 +107,13 @@ __all__ = [
     "query_scores",
     "random_scores",
     "register_measure",
+    "relatif_scores",
+    "renormalized_if_scores",
     "representer_scores",
     "select_parameters",
     "self_scores",
+    "segment_operator",
     "self_tracin_scores",
+    "source_scores",
     "tracin_scores",
 ]

@@ -45,6 +45,7 @@ from ._boostin import boostin_scores, boostin_self_scores
 from ._datainf import datainf_scores
 from ._fi import fi_scores
 from ._forest import oob_scores
+from ._gex import gex_scores
 from ._gif import gif_scores
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
@@ -56,8 +57,10 @@ from ._leaf import (
 )
 from ._loo import loo_confidence_scores
 from ._oof import oof_confidence_scores
+from ._renormalized import gas_scores, relatif_scores, renormalized_if_scores
 from ._representer import representer_scores
 from ._self import self_scores
+from ._source import source_scores
 from ._tracin import self_tracin_scores, tracin_scores
 
 __all__ = [
@@ -144,6 +147,11 @@ _TRACIN_HINT = (
     "method='ip' (TracIn with one checkpoint at the fitted model)."
 )
 
+_SOURCE_HINT = (
+    "Fit a skorch net with callbacks=[skinfluence.callbacks.TracInCheckpoints()], or use "
+    "method='if' (SOURCE with one converged segment)."
+)
+
 _TREE_HINT = (
     "It needs a boosted ensemble (HistGradientBoosting, GradientBoosting, LightGBM, "
     "XGBoost); for a forest use method='oob', 'leaf_loo' or 'leaf_refit'."
@@ -222,6 +230,28 @@ MEASURES: dict[str, Measure] = {
             weights="unsupported",
         ),
         Measure("representer", representer_scores, ("linear_head",), "none", True),
+        # the gradient magnitude divided out (survey 003 §5.3)
+        Measure("relatif", relatif_scores, ("gradients",), "solve", True),
+        Measure("renormalized_if", renormalized_if_scores, ("gradients",), "solve", True),
+        Measure("gas", gas_scores, ("gradients",), "none", True),
+        Measure(
+            "source",
+            source_scores,
+            ("gradients", "checkpoints", "hessian"),
+            "none",
+            True,
+            ("damping",),
+            hint=_SOURCE_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "gex",
+            gex_scores,
+            ("gradients", "theta", "hvp"),
+            "none",
+            True,
+            ("n_estimators", "random_state"),
+        ),
         Measure(
             "oof_confidence",
             oof_confidence_scores,

@@ -16,6 +16,10 @@ is its estimator face.
   draws (:class:`BaseSampler`).
 * Sampled: :func:`sampled_values` — a sampler with the ``"stderr"`` or
   ``"gelman_rubin"`` stopping rule, ``max_iter`` and ``max_time``.
+* Random subsets: :func:`downsampling_values` — Feldman & Zhang's downsampling, the
+  mean utility of the models fitted on random 70 % subsets with the row minus without
+  it; :func:`ame_values` — Lin et al.'s average marginal effect, a LASSO of the
+  utilities of random subsets on their inclusion design.
 * Out-of-bag: :func:`data_oob_values` — Data-OOB (Kwon & Zou 2023), the mean
   out-of-bag score of each row's own target over bootstrap fits (or over the members
   of a bagging ensemble, read from one fit); no validation rows.
@@ -44,14 +48,27 @@ from ._samplers import (
     PermutationSampler,
 )
 from ._stopping import MIN_SAMPLES, N_CHAINS, GelmanRubinRule, StandardErrorRule, gelman_rubin
+from ._subsets import (
+    AME_N_ESTIMATORS,
+    AME_PROBABILITIES,
+    DOWNSAMPLING_FRACTION,
+    DOWNSAMPLING_N_ESTIMATORS,
+    ame_values,
+    downsampling_values,
+    subset_rows,
+)
 from ._utility import CACHE_MAX_ENTRIES, ModelUtility
 from ._weights import SEMIVALUES, permutation_importance, semivalue_weights
 
 __all__ = [
+    "AME_N_ESTIMATORS",
+    "AME_PROBABILITIES",
     "BaseSampler",
     "BetaSampler",
     "CACHE_MAX_ENTRIES",
     "DATA_OOB_N_ESTIMATORS",
+    "DOWNSAMPLING_FRACTION",
+    "DOWNSAMPLING_N_ESTIMATORS",
     "DataOOBResult",
     "EXACT_MAX_N",
     "GelmanRubinRule",
@@ -65,8 +82,10 @@ __all__ = [
     "StandardErrorRule",
     "TRUNCATION_PATIENCE",
     "ValuationResult",
+    "ame_values",
     "bootstrap_rows",
     "data_oob_values",
+    "downsampling_values",
     "exact_values",
     "gelman_rubin",
     "knn_shapley",
@@ -75,5 +94,6 @@ __all__ = [
     "sampled_values",
     "semivalue_weights",
     "sorted_neighbours",
+    "subset_rows",
     "uses_own_bootstrap",
 ]
