@@ -93,6 +93,43 @@ class BaseAdapter:
         """
         return [np.arange(self.n_params)]
 
+    def loss_grad_dot(self, X, y: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """Products ``∂θ L(y_i, x_i; θ̂) · V`` of every row's gradient with ``V``.
+
+        Part of the ``gradients`` capability. This default forms the gradients
+        (:meth:`loss_grad`); an adapter with a closed form overrides it so that the
+        ``(n, m)`` gradients are never built.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n, p)
+        y : ndarray of shape (n,)
+            Encoded targets.
+        V : ndarray of shape (m,) or (m, r)
+
+        Returns
+        -------
+        ndarray of shape (n,) or (n, r)
+        """
+        return self.loss_grad(X, y) @ V
+
+    def loss_grad_sum(self, X, y: np.ndarray) -> np.ndarray:
+        """The sum ``Σ_i ∂θ L(y_i, x_i; θ̂)`` of the rows' gradients, shape ``(m,)``.
+
+        Part of the ``gradients`` capability; this default sums :meth:`loss_grad`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n, p)
+        y : ndarray of shape (n,)
+            Encoded targets.
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
+        return self.loss_grad(X, y).sum(axis=0)
+
     def chunk_size(self, width: int = 1, target_mb: float = 64.0) -> int:
         """Rows per chunk so that a ``(rows, width, max(m, p))`` float64 block fits.
 
@@ -145,6 +182,37 @@ class Gradients(Protocol):
         """Per-row loss gradients ``∂θ L(y_i, x_i; θ̂)``, shape ``(n, m)``.
 
         ``y`` is encoded (:meth:`BaseAdapter.encode_y`).
+        """
+
+    def loss_grad_dot(self, X, y: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """``loss_grad(X, y) @ V`` (a default in :class:`BaseAdapter`), ``(n,)`` or ``(n, r)``."""
+
+    def loss_grad_sum(self, X, y: np.ndarray) -> np.ndarray:
+        """``loss_grad(X, y).sum(axis=0)`` (a default in :class:`BaseAdapter`), ``(m,)``."""
+
+
+class HessianDiagonal(Protocol):
+    """the diagonal of the Hessian"""
+
+    def hessian_diagonal(self) -> np.ndarray:
+        """The diagonal of ``H`` (with ``λ``), shape ``(m,)``, without building ``H``.
+
+        The Jacobi preconditioner of conjugate gradient
+        (:class:`~skinfluence.curvature.CGSolver`).
+        """
+
+
+class LinearOutputs(Protocol):
+    """raw outputs linear in the parameters, through per-row features"""
+
+    def output_features(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, index)`` with ``∂θ f_k(x_i) = e_k ⊗ A[i]`` placed at ``θ[index[k]]``.
+
+        ``A`` of shape ``(n, q)`` (a sparse matrix for sparse ``X``) and ``index`` of
+        shape ``(K', q)``: ``J_theta[i, k, index[k]] = A[i]``, zero elsewhere (the
+        ``J_theta`` of :meth:`Metric.metric_factors`). Measures use it to solve with
+        the ``K'`` parameter blocks instead of ``K'`` mostly-zero columns per row
+        (:meth:`~skinfluence.curvature.BaseSolver.solve_outputs`).
         """
 
 
@@ -311,6 +379,8 @@ CAPABILITIES: dict[str, type] = {
     "gradients": Gradients,
     "hvp": HVP,
     "hessian": Hessian,
+    "hessian_diagonal": HessianDiagonal,
+    "linear_outputs": LinearOutputs,
     "batch_hvp": BatchHVP,
     "mixed": Mixed,
     "metric": Metric,
