@@ -11,7 +11,7 @@ def mean_loss_grad(adapter, X, y_enc: np.ndarray) -> np.ndarray:
     """Mean validation-loss gradient ``ḡ_V = mean_v ∂θ L(y_v, x_v; θ̂)``, shape (m,)."""
     total = np.zeros(adapter.n_params)
     for rows in iter_chunks(X.shape[0], adapter.chunk_size()):
-        total += adapter.loss_grad(X[rows], y_enc[rows]).sum(axis=0)
+        total += adapter.loss_grad_sum(X[rows], y_enc[rows])
     return total / X.shape[0]
 
 
@@ -20,5 +20,5 @@ def inner_product_scores(adapter, X, y_enc, v: np.ndarray) -> np.ndarray:
     n = X.shape[0]
     out = np.empty(n)
     for rows in iter_chunks(n, adapter.chunk_size()):
-        out[rows] = adapter.loss_grad(X[rows], y_enc[rows]) @ v
+        out[rows] = adapter.loss_grad_dot(X[rows], y_enc[rows], v)
     return out

@@ -16,7 +16,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from ..adapters import is_torch_model, make_adapter, model_input, require
-from ..curvature import make_solver
+from ..curvature import make_solver, solver_name
 from ._active import fi_active_scores, fi_pair_factors, if_active_scores
 from ._kfsvd import kfsvd_pair_factors
 from ._loo import estimate_n_issues, loo_outputs
@@ -39,12 +39,13 @@ def compute_scores(
     y_val,
     *,
     method: str,
-    solver="exact",
+    solver="auto",
     damping: float = 0.0,
     params="all",
     gauss_newton: bool = False,
     objective="utility",
     objective_options: dict | None = None,
+    record: dict | None = None,
     **options,
 ) -> np.ndarray:
     """Scores of the training rows ``(X, y)`` of ``estimator`` (fitted on them).
@@ -64,6 +65,10 @@ def compute_scores(
     params, gauss_newton : passed to :func:`~skinfluence.adapters.make_adapter`
     objective, objective_options : the validation objective
         (:func:`~skinfluence.influence.make_objective`)
+    record : dict, default=None
+        Receives what ran: ``"solver"`` (the name of the fitted solver, what
+        ``"auto"`` chose) and ``"solver_reason"`` (why, for ``"auto"``), when the
+        measure uses curvature.
     **options
         Every option a measure may declare (``scaling``, ``random_state``,
         ``damping`` is added); the measure receives those it declares.
@@ -91,6 +96,7 @@ def compute_scores(
         fitted_solver = make_solver(solver, damping)
         if measure.curvature == "solve":
             fitted_solver.fit(adapter)
+            _record(record, fitted_solver)
     y_val_enc = adapter.encode_y(y_val) if measure.validation else None
     return measure.function(
         adapter,
@@ -103,8 +109,26 @@ def compute_scores(
     )
 
 
+def _record(record: dict | None, solver) -> None:
+    """Write the fitted solver's name (and ``"auto"``'s reason) into ``record``."""
+    if record is None:
+        return
+    record["solver"] = solver_name(solver)
+    reason = getattr(solver, "reason_", None)
+    if reason is not None:
+        record["solver_reason"] = reason
+
+
 def estimate_label_issues(
-    estimator, X, y, *, solver="exact", damping: float = 0.0, params="all", gauss_newton=False
+    estimator,
+    X,
+    y,
+    *,
+    solver="auto",
+    damping: float = 0.0,
+    params="all",
+    gauss_newton=False,
+    record: dict | None = None,
 ) -> int:
     """Number of label issues among ``(X, y)`` by the confident joint of the
     approximate leave-one-out probabilities (``budget="auto"``).
@@ -113,7 +137,7 @@ def estimate_label_issues(
     ----------
     estimator : fitted classifier with an adapter (``metric`` and ``link``)
     X, y : the rows it was fitted on and their labels
-    solver, damping, params, gauss_newton : as in :func:`compute_scores`
+    solver, damping, params, gauss_newton, record : as in :func:`compute_scores`
 
     Returns
     -------
@@ -128,6 +152,7 @@ def estimate_label_issues(
         )
     y_enc = adapter.encode_y(y)
     fitted = make_solver(solver, damping).fit(adapter)
+    _record(record, fitted)
     P = adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc))
     return estimate_n_issues(P, y_enc)
 
@@ -143,7 +168,7 @@ def query_scores(
     *,
     method: str,
     rng: np.random.RandomState,
-    solver="exact",
+    solver="auto",
     damping: float = 0.0,
     params="all",
     gauss_newton: bool = False,
@@ -153,6 +178,7 @@ def query_scores(
     svd_rank: int = 10,
     n_estimators: int = 10,
     n_jobs=None,
+    record: dict | None = None,
 ) -> np.ndarray:
     """Query scores of the pool rows ``X_pool`` for ``model`` fitted on ``(X, y)``.
 
@@ -170,6 +196,8 @@ def query_scores(
     solver, damping, params, gauss_newton, aggregation, scaling, approximation, \
 svd_rank, n_estimators, n_jobs
         As in :class:`~skinfluence.InfluenceActiveLearner`.
+    record : dict, default=None
+        As in :func:`compute_scores`.
 
     Returns
     -------
@@ -183,6 +211,7 @@ svd_rank, n_estimators, n_jobs
         needs = ("gradients", "mixed", "metric") if method == "fi" else ("gradients", "metric")
         require(adapter, *needs, what=f"method={method!r}")
         fitted_solver = make_solver(solver, damping).fit(adapter)
+        _record(record, fitted_solver)
         if method == "if":
             return if_active_scores(adapter, fitted_solver, X_pool, X_val, adapter.encode_y(y_val))
         pair_factors = fi_pair_factors

@@ -54,6 +54,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..utils import iter_chunks
 
@@ -63,6 +64,7 @@ __all__ = [
     "label_quality",
     "loo_confidence_scores",
     "loo_outputs",
+    "output_leverages",
 ]
 
 #: ``label_score=`` choices (cleanlab's names).
@@ -89,12 +91,11 @@ def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
     out = None
     n_clipped = 0
     for rows in iter_chunks(n, adapter.chunk_size(adapter.n_raw_outputs + 2)):
-        f, r, Lam = adapter.link_derivatives(X[rows], y_enc[rows])
-        J = adapter.metric_factors(X[rows])[2]  # (b, K', m)
-        b, k, m = J.shape
-        HJ = solver.solve(J.reshape(b * k, m).T).T.reshape(b, k, m)
-        A = np.einsum("bkm,blm->bkl", J, HJ) / n_sum  # J H_Σ⁻¹ Jᵀ
+        Xc = X[rows]
+        f, r, Lam = adapter.link_derivatives(Xc, y_enc[rows])
+        A = output_leverages(adapter, solver, Xc) / n_sum  # J H_Σ⁻¹ Jᵀ
         A = 0.5 * (A + np.swapaxes(A, 1, 2))
+        k = A.shape[1]
         M = np.eye(k)[None] - Lam @ A  # I - Λ A
         if k == 1:
             denom = M[:, 0, 0]
@@ -116,6 +117,44 @@ def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
             stacklevel=3,
         )
     return out
+
+
+def output_leverages(adapter, solver, X) -> np.ndarray:
+    """``J_i H⁻¹ J_iᵀ`` (``K' × K'``) of every row, ``J_i = ∂θ f(x_i)``.
+
+    With the adapter's ``linear_outputs`` capability the solve runs on the
+    parameter blocks (:meth:`~skinfluence.curvature.BaseSolver.solve_outputs`) and
+    ``J`` is never built: ``(J H⁻¹ Jᵀ)[k, l] = a · (H⁻¹ J_l)[index[k]]``.
+
+    Returns
+    -------
+    ndarray of shape (n, K', K')
+    """
+    if "linear_outputs" in adapter.capabilities:
+        F, index = adapter.output_features(X)
+        HJ = solver.solve_outputs(F, index)  # (b, K', m)
+        k = index.shape[0]
+        A = np.empty((HJ.shape[0], k, k))
+        for out in range(k):
+            A[:, out, :] = _row_dots(F, HJ[:, :, index[out]])
+        return A
+    J = adapter.metric_factors(X)[2]  # (b, K', m)
+    b, k, m = J.shape
+    HJ = solver.solve(J.reshape(b * k, m).T).T.reshape(b, k, m)
+    return np.einsum("bkm,blm->bkl", J, HJ)
+
+
+def _row_dots(F, M: np.ndarray) -> np.ndarray:
+    """``F[i] · M[i, l]`` for dense or sparse ``F`` (n, q) and ``M`` (n, L, q): (n, L)."""
+    if sp.issparse(F):
+        F = F.tocsr()
+        n = F.shape[0]
+        rows = np.repeat(np.arange(n), np.diff(F.indptr))
+        out = np.empty((n, M.shape[1]))
+        for col in range(M.shape[1]):  # the stored entries against M, summed per row
+            out[:, col] = np.bincount(rows, weights=F.data * M[rows, col, F.indices], minlength=n)
+        return out
+    return np.einsum("nq,nlq->nl", F, M)
 
 
 def _solve_rows(M: np.ndarray, r: np.ndarray) -> np.ndarray:
