@@ -20,7 +20,7 @@ def influence_scores(
     y_val=None,
     method: str = "fi",
     *,
-    solver="exact",
+    solver="auto",
     damping: float = 0.0,
     scaling: str = "appendix",
     params="all",
@@ -35,6 +35,7 @@ def influence_scores(
     gif_selection="gradients",
     gif_fraction: float = 0.05,
     label_score: str = "self_confidence",
+    verbose: int = 0,
 ) -> np.ndarray:
     """Score every training row of a fitted estimator by its influence.
 
@@ -67,10 +68,13 @@ def influence_scores(
         closed-form per-layer inverse; ``"representer"``: representer points of
         the L2-regularised last linear layer; ``"gif"``: generalized influence on
         selected parameters (seed 004); ``"random"``: uniform random scores.
-    solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
-            or BaseSolver, default="exact"
+    solver : {"auto", "exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", \
+            "arnoldi"} or BaseSolver, default="auto"
         How inverse-Hessian-vector products are computed (see
-        ``docs/curvature.md``).
+        ``docs/curvature.md``). ``"auto"``: ``"exact"`` up to 4,096 parameters (the
+        factorisation then takes at most 384 MiB and about ``m³`` operations),
+        Jacobi-preconditioned ``"cg"`` above; ``verbose`` prints the choice.
+        ``"exact"`` is refused above 4 GiB (13,377 parameters).
     damping : float, default=0.0
         Added to the Hessian's diagonal before inversion. ``method="datainf"``:
         the per-layer damping ``λ_l`` (0 = Kwon et al.'s rule).
@@ -117,6 +121,8 @@ def influence_scores(
             "confidence_weighted_entropy"}, default="self_confidence"
         ``method="loo_confidence"`` only (classifiers): cleanlab's label-quality
         score on the leave-one-out probabilities.
+    verbose : int, default=0
+        Print the solver ``"auto"`` chose, and why.
 
     Returns
     -------
@@ -151,7 +157,8 @@ def influence_scores(
         X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
     if classifier:
         check_two_classes(y, "influence_scores")
-    return compute_scores(
+    record = {}
+    scores = compute_scores(
         estimator,
         X,
         y,
@@ -171,4 +178,12 @@ def influence_scores(
         gif_selection=gif_selection,
         gif_fraction=gif_fraction,
         label_score=label_score,
+        record=record,
     )
+    if verbose and "solver_reason" in record:
+        print(
+            f"[influence_scores] solver='auto' chose {record['solver']!r}: "
+            f"{record['solver_reason']}",
+            flush=True,
+        )
+    return scores

@@ -179,11 +179,15 @@ class InfluenceTrimmer(BaseRowSelector):
         out the same share of validation rows, those whose labels the scoring fit
         finds least likely (a trimmed validation loss); ``"keep"`` uses them all.
         Classifiers only for the first two.
-    solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
-            or BaseSolver, default="exact"
-        Inverse-Hessian-vector products: Cholesky (pseudo-inverse when singular),
-        conjugate gradient, K-FAC / EK-FAC (skorch nets), LiSSA, seed 004's modified
-        LiSSA, or Arnoldi's top eigenspace; see ``docs/curvature.md``.
+    solver : {"auto", "exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", \
+            "arnoldi"} or BaseSolver, default="auto"
+        Inverse-Hessian-vector products: ``"auto"`` is ``"exact"`` up to 4,096
+        parameters (the factorisation then takes at most 384 MiB and about ``m³``
+        operations) and Jacobi-preconditioned ``"cg"`` above, recorded in
+        ``solver_``; ``"exact"`` is Cholesky (pseudo-inverse when singular; refused
+        above 4 GiB, 13,377 parameters), then conjugate gradient, K-FAC / EK-FAC
+        (skorch nets), LiSSA, seed 004's modified LiSSA, or Arnoldi's top
+        eigenspace; see ``docs/curvature.md``.
     damping : float, default=0.0
         Added to the Hessian's diagonal before inversion. ``method="datainf"``:
         the per-layer damping ``λ_l`` (0 = Kwon et al.'s rule).
@@ -267,6 +271,9 @@ class InfluenceTrimmer(BaseRowSelector):
         rows (``validation`` a float) are never scored and hold ``nan``.
     method_ : str
         The method that ran (``method``, or what ``"auto"`` chose).
+    solver_ : str or None
+        The solver that ran (``solver``'s name, or what ``"auto"`` chose: ``"exact"``
+        or ``"cg"``); ``None`` for a method without curvature.
     n_issues_ : int
         ``budget="auto"`` only: the estimated number of label issues.
     trimmed_indices_ : ndarray of shape (n_dropped,)
@@ -347,7 +354,7 @@ class InfluenceTrimmer(BaseRowSelector):
         validation="auto",
         label_score="self_confidence",
         noisy_validation="keep",
-        solver="exact",
+        solver="auto",
         damping=0.0,
         scaling="appendix",
         params="all",
@@ -420,6 +427,7 @@ class InfluenceTrimmer(BaseRowSelector):
             The fitted trimmer.
         """
         self.method_ = auto_method(self._inner()) if self.method == "auto" else self.method
+        self.solver_ = None
         if self.strategy == "relabel" and not is_classifier(self._inner()):
             raise ValueError(
                 'strategy="relabel" gives rows another class label; it needs a '
@@ -475,7 +483,8 @@ class InfluenceTrimmer(BaseRowSelector):
         return f"method={self.method_!r}"
 
     def _auto_budget(self, rows: ScoredRows) -> int:
-        return estimate_label_issues(
+        record = {}
+        n_issues = estimate_label_issues(
             rows.model(),
             rows.X_scored,
             rows.y_scored,
@@ -483,7 +492,18 @@ class InfluenceTrimmer(BaseRowSelector):
             damping=self.damping,
             params=self.params,
             gauss_newton=self.gauss_newton,
+            record=record,
         )
+        self._record_solver(record)
+        return n_issues
+
+    def _record_solver(self, record: dict) -> None:
+        """``solver_`` from what the dispatch ran; ``verbose`` says why for ``"auto"``."""
+        if "solver" not in record:
+            return
+        if self.solver_ is None and "solver_reason" in record:
+            self._log(f"solver='auto' chose {record['solver']!r}: {record['solver_reason']}")
+        self.solver_ = record["solver"]
 
     def _loo_flags(self, rows: ScoredRows) -> np.ndarray:
         """Rows of the whole training data that ``loo_confidence`` flags (computed once)."""
@@ -546,7 +566,8 @@ class InfluenceTrimmer(BaseRowSelector):
         sensitive = rows.val_kw.get("sensitive")
         if self.sensitive_feature is not None and rows.X_val is not None:
             sensitive = self._sensitive_column(rows.X_val)
-        return compute_scores(
+        record = {}
+        scores = compute_scores(
             self._scored_model(rows),
             rows.X_scored,
             rows.y_scored,
@@ -570,7 +591,10 @@ class InfluenceTrimmer(BaseRowSelector):
             gif_selection=self.gif_selection,
             gif_fraction=self.gif_fraction,
             label_score=self.label_score,
+            record=record,
         )
+        self._record_solver(record)
+        return scores
 
     # -- strategies --------------------------------------------------------------------
     def _new_labels(self, rows: ScoredRows) -> np.ndarray:
