@@ -546,9 +546,9 @@ def min_knn(d):
         match = (y[order] == yv[rows, None]).astype(np.float64)
         s = np.empty_like(match)
         s[:, -1] = match[:, -1] / max(k, n)
-        s[:, :-1] = s[:, -1:] + np.cumsum(((match[:, :-1] - match[:, 1:]) * weights)[:, ::-1], 1)[
-            :, ::-1
-        ]
+        s[:, :-1] = (
+            s[:, -1:] + np.cumsum(((match[:, :-1] - match[:, 1:]) * weights)[:, ::-1], 1)[:, ::-1]
+        )
         for i in range(len(order)):
             total[order[i]] += s[i]
     return total / len(yv)
@@ -686,7 +686,9 @@ def _run_active(task, d):
     solver = make_solver("auto").fit(adapter)
     agg = "mean" if task == "fi_active_mean" else "trimmed_mean"
     start = time.perf_counter()
-    out = fi_active_scores(adapter, solver, d["X"], adapter.encode_y(d["y"]), d["Xu"], aggregation=agg)
+    out = fi_active_scores(
+        adapter, solver, d["X"], adapter.encode_y(d["y"]), d["Xu"], aggregation=agg
+    )
     return time.perf_counter() - start, out
 
 
@@ -850,7 +852,7 @@ def tables(results: dict, rows: int) -> str:
         return fmt(a / b) if a is not None and b else "—"
 
     lines = []
-    for name, res in results.items():
+    for res in results.values():
         case = res["case"]
         if case["kind"] not in ("dense", "sparse", "multinomial") or "tasks" not in res:
             continue
@@ -887,7 +889,7 @@ def tables(results: dict, rows: int) -> str:
         )
     )
     lines = []
-    for name, res in results.items():
+    for res in results.values():
         case = res["case"]
         if case["kind"] == "knn" and "tasks" in res:
             a, b = res["tasks"].get("knn", {}), res["tasks"].get("knn_min", {})
@@ -907,7 +909,7 @@ def tables(results: dict, rows: int) -> str:
         )
     )
     lines = []
-    for name, res in results.items():
+    for res in results.values():
         case = res["case"]
         if case["kind"] == "active" and "tasks" in res:
             t = res["tasks"]
@@ -938,7 +940,7 @@ def tables(results: dict, rows: int) -> str:
         )
     )
     lines = []
-    for name, res in results.items():
+    for res in results.values():
         case = res["case"]
         if case["kind"] == "dask" and "tasks" in res:
             t = res["tasks"]

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
+from .adapters import check_row_weights
 from .influence import FI_SCALINGS, compute_scores, get_measure
 from .utils import check_two_classes, check_validation_set, check_xy
 
@@ -20,6 +21,7 @@ def influence_scores(
     y_val=None,
     method: str = "fi",
     *,
+    sample_weight=None,
     solver="auto",
     damping: float = 0.0,
     scaling: str = "appendix",
@@ -68,6 +70,12 @@ def influence_scores(
         closed-form per-layer inverse; ``"representer"``: representer points of
         the L2-regularised last linear layer; ``"gif"``: generalized influence on
         selected parameters (seed 004); ``"random"``: uniform random scores.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The weights ``estimator`` was fitted with (``fit(X, y, sample_weight=...)``):
+        the curvature and the ``1/n`` of influence are then the weighted ones, and a
+        row's score is that of its weighted term (a zero-weight row scores 0, a row
+        of weight 2 scores as its two copies would together). ``class_weight`` of a
+        ``LogisticRegression`` is read from the model and needs no weights here.
     solver : {"auto", "exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", \
             "arnoldi"} or BaseSolver, default="auto"
         How inverse-Hessian-vector products are computed (see
@@ -113,8 +121,9 @@ def influence_scores(
         ``method="gif"`` only (seed 004): the parameters ``J`` influence is restricted
         to — ``"gradients"`` / ``"outputs"`` (Highest-k), ``"lowest_gradients"`` /
         ``"lowest_outputs"``, ``"random"``, ``"all"`` (= ``"if"``), or positions in
-        ``θ`` / a boolean mask. ``gif`` needs ``solver="exact"`` or
-        ``"modified_lissa"``; see :mod:`skinfluence.influence._gif`.
+        ``θ`` / a boolean mask. ``gif`` needs ``solver="auto"`` (up to 4,096
+        parameters), ``"exact"`` or ``"modified_lissa"``; see
+        :mod:`skinfluence.influence._gif`.
     gif_fraction : float, default=0.05
         ``method="gif"`` only: share of each parameter group a rule selects.
     label_score : {"self_confidence", "normalized_margin", \
@@ -157,6 +166,7 @@ def influence_scores(
         X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
     if classifier:
         check_two_classes(y, "influence_scores")
+    sample_weight = check_row_weights(sample_weight, X.shape[0])
     record = {}
     scores = compute_scores(
         estimator,
@@ -165,6 +175,7 @@ def influence_scores(
         X_val,
         y_val,
         method=method,
+        sample_weight=sample_weight,
         solver=solver,
         damping=damping,
         scaling=scaling,

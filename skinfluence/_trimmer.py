@@ -146,7 +146,8 @@ class InfluenceTrimmer(BaseRowSelector):
           ``-(1/n) ((H_J⁺)ᵀ ∂_J f_V)ᵀ ∂θL_i``, ``"if"`` restricted to the parameters
           ``J`` of ``gif_selection`` with the others held fixed (Moore-Penrose
           form); the raw GIF's predicted validation change on removal, negated.
-          Needs ``solver="exact"`` or ``"modified_lissa"``.
+          Needs ``solver="auto"`` (up to 4,096 parameters), ``"exact"`` or
+          ``"modified_lissa"``.
         - ``"random"`` — uniform random scores (the baseline).
 
         Every gradient-based method but ``"self"`` and ``"self_tracin"`` measures

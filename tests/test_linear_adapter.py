@@ -162,7 +162,7 @@ def test_torch_oracle_objective_matches_adapter_penalty():
     "est, match",
     [
         (LogisticRegression(l1_ratio=1.0, solver="saga"), "L1"),
-        (LogisticRegression(class_weight="balanced"), "class_weight"),
+        (SGDClassifier(loss="log_loss", class_weight="balanced"), "class_weight"),
         (SGDClassifier(loss="hinge"), "log_loss"),
         (SGDClassifier(loss="log_loss", penalty="l1"), "L1"),
         (Ridge(positive=True), "positive"),

@@ -9,13 +9,14 @@ scikit-learn linear models (:class:`LinearAdapter`), torch.func for skorch nets
 from __future__ import annotations
 
 from ..exceptions import UnsupportedModelError
-from ._base import CAPABILITIES, BaseAdapter, require
+from ._base import CAPABILITIES, BaseAdapter, check_row_weights, require
 from ._linear import LINEAR_MODELS, LinearAdapter
 
 __all__ = [
     "CAPABILITIES",
     "BaseAdapter",
     "LinearAdapter",
+    "check_row_weights",
     "is_torch_model",
     "make_adapter",
     "model_family",
@@ -50,7 +51,7 @@ def model_input(estimator, X):
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
 
 
-def make_adapter(estimator, X, y, *, params="all", gauss_newton: bool = False):
+def make_adapter(estimator, X, y, *, sample_weight=None, params="all", gauss_newton: bool = False):
     """Return the adapter of a fitted ``estimator`` trained on ``(X, y)``.
 
     Parameters
@@ -60,6 +61,9 @@ def make_adapter(estimator, X, y, *, params="all", gauss_newton: bool = False):
         ``NeuralNetClassifier`` / ``NeuralNetBinaryClassifier`` /
         ``NeuralNetRegressor``.
     X, y : the training rows the estimator was fitted on
+    sample_weight : array-like of shape (n,), default=None
+        The weights it was fitted with (linear models; skorch nets are fitted
+        without sample weights, so weights for them raise ``UnsupportedModelError``).
     params : "all", "last" or list of str, default="all"
         Parameters influence is taken over (torch models only; linear models always
         use all their parameters).
@@ -67,10 +71,16 @@ def make_adapter(estimator, X, y, *, params="all", gauss_newton: bool = False):
         Use the Gauss-Newton matrix instead of the Hessian (torch models only).
     """
     if type(estimator).__name__ in LINEAR_MODELS:
-        return LinearAdapter(estimator, X, y)
+        return LinearAdapter(estimator, X, y, sample_weight=sample_weight)
     if is_torch_model(estimator):
         from ._torch import TorchAdapter
 
+        if sample_weight is not None:
+            raise UnsupportedModelError(
+                f"{type(estimator).__name__}.fit takes no sample weights, so influence "
+                "with sample_weight is refused for skorch nets; drop sample_weight or "
+                "use a scikit-learn linear model."
+            )
         return TorchAdapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
     raise UnsupportedModelError(
         f"{type(estimator).__name__} has no influence adapter. Supported: "

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.class_weight import compute_class_weight
 
 from ..exceptions import UnsupportedModelError
-from ._base import BaseAdapter
+from ._base import BaseAdapter, check_row_weights
 from ._links import LinkMixin, loss_gradient, metric_factors, output_curvature
 
 __all__ = ["LinearAdapter", "LINEAR_MODELS"]
@@ -48,25 +49,29 @@ def _dense_rows(X) -> np.ndarray:
     return np.asarray(X, dtype=np.float64)
 
 
-def _sgd_penalty(est) -> float:
-    """λ of SGDClassifier / SGDRegressor: they minimise mean L + α R(w)."""
+def _sgd_penalty(est, n: int, weight_sum: float) -> float:
+    """λ of SGDClassifier / SGDRegressor: they minimise ``(1/n) Σ s_i L_i + α R(w)``.
+
+    Divided by ``Σ s / n`` to the weighted mean-loss form: ``λ = α n / Σ s``.
+    """
     penalty = est.penalty
     if penalty is None:
         return 0.0
     if penalty == "l2" or (penalty == "elasticnet" and est.l1_ratio == 0):
         factor = 1.0 if penalty == "l2" else 1.0 - est.l1_ratio
-        return float(est.alpha) * factor
+        return float(est.alpha) * factor * n / weight_sum
     raise UnsupportedModelError(
         f"{type(est).__name__}(penalty={penalty!r}) has an L1 part, whose Hessian "
         "does not exist; use penalty='l2' or penalty=None."
     )
 
 
-def _logistic_penalty(est, n: int) -> tuple[float, float]:
+def _logistic_penalty(est, n: float) -> tuple[float, float]:
     """λ for the weights and the intercept of LogisticRegression.
 
-    scikit-learn minimises ``C Σ loss + ½‖w‖²``, i.e. ``C n (mean loss + ‖w‖²/(2Cn))``:
-    in mean-loss form ``λ = 1/(C n)``. liblinear also penalises the intercept, as a
+    scikit-learn minimises ``C Σ s_i loss_i + ½‖w‖²``, i.e. ``C n (mean loss +
+    ‖w‖²/(2Cn))`` with ``n = Σ s_i`` (the row count without weights): in mean-loss
+    form ``λ = 1/(C n)``. liblinear also penalises the intercept, as a
     weight ``w_b`` on a constant feature ``intercept_scaling``, so ``b = s w_b`` and
     ``λ_b = λ / s²``.
     """
@@ -92,30 +97,50 @@ def _logistic_penalty(est, n: int) -> tuple[float, float]:
     return lam, 0.0
 
 
-def _penalty(est, n: int) -> tuple[float, float]:
-    """(λ_weights, λ_intercept) of ``est`` in mean-loss form, ``n`` training rows."""
+def _penalty(est, n: int, weight_sum: float) -> tuple[float, float]:
+    """(λ_weights, λ_intercept) of ``est`` in mean-loss form.
+
+    ``n`` training rows of total weight ``weight_sum`` (``= n`` unweighted).
+    """
     name = type(est).__name__
-    if getattr(est, "class_weight", None) is not None:
-        raise UnsupportedModelError(
-            f"{name}(class_weight=...) weights the loss per class, which the influence "
-            "adapters do not model; use class_weight=None."
-        )
     if getattr(est, "positive", False):
         raise UnsupportedModelError(
             f"{name}(positive=True) is a constrained fit without a Hessian at the "
             "boundary; use positive=False."
         )
     if name == "LogisticRegression":
-        return _logistic_penalty(est, n)
+        return _logistic_penalty(est, weight_sum)
     if name in ("SGDClassifier", "SGDRegressor"):
-        return _sgd_penalty(est), 0.0
+        return _sgd_penalty(est, n, weight_sum), 0.0
     if name == "Ridge":
-        # ‖y - Xw‖² + α‖w‖² = 2n (mean ½ r² + α/(2n) ‖w‖²)
+        # Σ s r² + α‖w‖² = 2 Σs (weighted mean ½ r² + α/(2 Σs) ‖w‖²)
         alpha = np.asarray(est.alpha, dtype=float)
         if alpha.size != 1:
             raise UnsupportedModelError("Ridge with one alpha per target is not supported.")
-        return float(alpha) / n, 0.0
+        return float(alpha) / weight_sum, 0.0
     return 0.0, 0.0  # LinearRegression
+
+
+def _row_weights(est, y, sample_weight) -> np.ndarray | None:
+    """The weight of each training row in ``est``'s objective: ``sample_weight`` times
+    the weights ``class_weight`` implies (LogisticRegression, as scikit-learn computes
+    them: ``"balanced"`` from the weighted class counts)."""
+    class_weight = getattr(est, "class_weight", None)
+    if class_weight is None:
+        return sample_weight
+    name = type(est).__name__
+    if name != "LogisticRegression":
+        raise UnsupportedModelError(
+            f"{name}(class_weight=...) is not supported (its class weights are computed "
+            "differently from LogisticRegression's); pass the weights as sample_weight "
+            "instead, or use class_weight=None."
+        )
+    classes = np.asarray(est.classes_)
+    per_class = compute_class_weight(
+        class_weight, classes=classes, y=np.asarray(y), sample_weight=sample_weight
+    )
+    implied = per_class[np.searchsorted(classes, np.asarray(y))]
+    return implied if sample_weight is None else implied * sample_weight
 
 
 def _link(est) -> str:
@@ -163,6 +188,9 @@ class LinearAdapter(LinkMixin, BaseAdapter):
         The rows the estimator was fitted on.
     y : array-like of shape (n,)
         Their targets (user labels, not encoded).
+    sample_weight : array-like of shape (n,), default=None
+        The weights the estimator was fitted with (``fit(X, y, sample_weight)``);
+        ``LogisticRegression(class_weight=...)`` adds the weights it implies.
     """
 
     capabilities = frozenset(
@@ -182,7 +210,7 @@ class LinearAdapter(LinkMixin, BaseAdapter):
         }
     )
 
-    def __init__(self, estimator, X, y):
+    def __init__(self, estimator, X, y, sample_weight=None):
         if type(estimator).__name__ not in LINEAR_MODELS:
             raise UnsupportedModelError(
                 f"{type(estimator).__name__} is not a supported linear model; "
@@ -191,7 +219,9 @@ class LinearAdapter(LinkMixin, BaseAdapter):
         self.estimator = estimator
         self.link = _link(estimator)
         self.n_train = X.shape[0]
-        self.lam, self.lam_b = _penalty(estimator, self.n_train)
+        weights = check_row_weights(sample_weight, self.n_train)
+        self.sample_weight = check_row_weights(_row_weights(estimator, y, weights), self.n_train)
+        self.lam, self.lam_b = _penalty(estimator, self.n_train, self.weight_sum)
         coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))
         self.W = coef  # (K', p)
         self.fit_intercept = bool(getattr(estimator, "fit_intercept", True))
@@ -210,7 +240,8 @@ class LinearAdapter(LinkMixin, BaseAdapter):
         self.y_enc = self.encode_y(y)
         if not self.is_classifier:
             resid = self._z(_dense_rows(X))[:, 0] - self.y_enc
-            self.sigma = float(max(np.sqrt(np.mean(resid**2)), 1e-12))
+            mean_sq = np.average(resid**2, weights=self.sample_weight)
+            self.sigma = float(max(np.sqrt(mean_sq), 1e-12))
 
     # -- helpers -------------------------------------------------------------------
     def encode_y(self, y) -> np.ndarray:
@@ -238,6 +269,14 @@ class LinearAdapter(LinkMixin, BaseAdapter):
     def _z(self, Xd: np.ndarray) -> np.ndarray:
         return Xd @ self.W.T + self.b
 
+    def _curvature(self, Xd: np.ndarray, rows=slice(None), scale: float | None = None):
+        """``S_i`` of the rows times their weight, over ``scale`` (default ``Σ s``)."""
+        S = output_curvature(self.link, self._z(Xd))
+        w = self.row_weights(rows)
+        if w is not None:
+            S = S * w[:, None, None]
+        return S / (self.weight_sum if scale is None else scale)
+
     def _penalty_diag(self) -> np.ndarray:
         lam = np.full((self.n_raw_outputs, self.q), self.lam)
         if self.fit_intercept:
@@ -249,10 +288,10 @@ class LinearAdapter(LinkMixin, BaseAdapter):
         k, q = self.n_raw_outputs, self.q
         H = np.zeros((k, q, k, q))
         X = self.X
-        S = output_curvature(self.link, self._z(_dense_rows(X)))
+        S = self._curvature(_dense_rows(X))
         for a in range(k):
             for c in range(a, k):
-                s = S[:, a, c] / self.n_train
+                s = S[:, a, c]
                 block = _weighted_gram(X, s, self.fit_intercept)
                 H[a, :, c, :] = block
                 if c != a:
@@ -266,24 +305,29 @@ class LinearAdapter(LinkMixin, BaseAdapter):
         squeeze = V.ndim == 1
         V2 = V.reshape(self.n_raw_outputs, self.q, -1)  # (K', q, r)
         Xt = self._tilde(_dense_rows(self.X))
-        S = output_curvature(self.link, self._z(Xt[:, : self.n_features]))
+        S = self._curvature(Xt[:, : self.n_features])
         T = np.einsum("nq,kqr->nkr", Xt, V2)  # (n, K', r)
         ST = np.einsum("nkl,nlr->nkr", S, T)
-        out = np.einsum("nq,nkr->kqr", Xt, ST) / self.n_train
+        out = np.einsum("nq,nkr->kqr", Xt, ST)
         out = out.reshape(self.n_params, -1) + self._penalty_diag()[:, None] * V.reshape(
             self.n_params, -1
         )
         return out[:, 0] if squeeze else out
 
     def batch_hvp(self, V: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Return ``mean_{i ∈ rows} S_i ⊗ x̃_i x̃_iᵀ V + λ ⊙ V`` (a minibatch ``H V``)."""
+        """Return ``mean_{i ∈ rows} S_i ⊗ x̃_i x̃_iᵀ V + λ ⊙ V`` (a minibatch ``H V``).
+
+        With weights each row counts ``n s_i / Σ s``, so that the minibatch mean is an
+        unbiased estimate of the weighted Hessian's product for uniform rows.
+        """
         V = np.asarray(V, dtype=np.float64)
         rows = np.asarray(rows, dtype=np.intp)
         V2 = V.reshape(self.n_raw_outputs, self.q, -1)
         Xt = self._tilde(_dense_rows(self.X[rows]))
-        S = output_curvature(self.link, self._z(Xt[:, : self.n_features]))
+        scale = max(len(rows), 1) * self.weight_sum / self.n_train
+        S = self._curvature(Xt[:, : self.n_features], rows, scale)
         ST = np.einsum("nkl,nlr->nkr", S, np.einsum("nq,kqr->nkr", Xt, V2))
-        out = np.einsum("nq,nkr->kqr", Xt, ST).reshape(self.n_params, -1) / max(len(rows), 1)
+        out = np.einsum("nq,nkr->kqr", Xt, ST).reshape(self.n_params, -1)
         out += self._penalty_diag()[:, None] * V.reshape(self.n_params, -1)
         return out.reshape(V.shape)
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..utils import iter_chunks
 from ._common import mean_loss_grad
-from ._fi import fi_scale, perturbation_root
+from ._fi import _per_row, fi_scale, perturbation_root
 
 __all__ = [
     "AGGREGATIONS",
@@ -143,11 +143,13 @@ def trimmed_mean_rows(rows: np.ndarray) -> np.ndarray:
 
 def fi_pair_factors(adapter, solver, X, y_enc, scaling: str = "appendix") -> np.ndarray:
     """The stacked factors ``N_k = s E_k M_kᵀ`` of the labeled rows, shape (n, R', m)."""
-    s = fi_scale(scaling, adapter.n_train)
+    s = fi_scale(scaling, adapter.weight_sum)
+    weights = adapter.row_weights()
     out = None
     for rows in iter_chunks(X.shape[0], adapter.chunk_size(adapter.n_outputs + 2)):
-        E = perturbation_root(adapter, solver, X[rows], y_enc[rows], s)
-        N = s * adapter.mixed_jvp(X[rows], y_enc[rows], E)
+        s_rows = s if weights is None else s * weights[rows]
+        E = perturbation_root(adapter, solver, X[rows], y_enc[rows], s_rows)
+        N = _per_row(s_rows) * adapter.mixed_jvp(X[rows], y_enc[rows], E)
         if out is None:
             out = np.empty((X.shape[0],) + N.shape[1:])
         out[rows] = N
@@ -248,4 +250,4 @@ def if_active_scores(adapter, solver, X_pool, X_val, y_val_enc) -> np.ndarray:
     ndarray of shape (n_pool,)
     """
     u = solver.solve(mean_loss_grad(adapter, X_val, y_val_enc))
-    return adapter.loss_grad_dot(X_pool, _predicted(adapter, X_pool), u) / adapter.n_train
+    return adapter.loss_grad_dot(X_pool, _predicted(adapter, X_pool), u) / adapter.weight_sum

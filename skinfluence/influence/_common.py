@@ -7,12 +7,16 @@ import numpy as np
 from ..utils import iter_chunks
 
 
-def mean_loss_grad(adapter, X, y_enc: np.ndarray) -> np.ndarray:
-    """Mean validation-loss gradient ``ḡ_V = mean_v ∂θ L(y_v, x_v; θ̂)``, shape (m,)."""
+def mean_loss_grad(adapter, X, y_enc: np.ndarray, weights=None) -> np.ndarray:
+    """Mean validation-loss gradient ``ḡ_V = mean_v ∂θ L(y_v, x_v; θ̂)``, shape (m,).
+
+    With ``weights`` (one per row) the weighted mean ``Σ_v w_v ∂θL_v / Σ_v w_v``.
+    """
     total = np.zeros(adapter.n_params)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
     for rows in iter_chunks(X.shape[0], adapter.chunk_size()):
-        total += adapter.loss_grad_sum(X[rows], y_enc[rows])
-    return total / X.shape[0]
+        total += adapter.loss_grad_sum(X[rows], y_enc[rows], None if w is None else w[rows])
+    return total / (X.shape[0] if w is None else w.sum())
 
 
 def inner_product_scores(adapter, X, y_enc, v: np.ndarray) -> np.ndarray:

@@ -113,4 +113,4 @@ def datainf_scores(
     """
     objective = objective or UtilityObjective()
     w = datainf_inverse(adapter, X, y_enc, objective.grad(adapter, X_val, y_val_enc), damping)
-    return -inner_product_scores(adapter, X, y_enc, w) / adapter.n_train
+    return -inner_product_scores(adapter, X, y_enc, w) / adapter.weight_sum

@@ -39,6 +39,7 @@ def compute_scores(
     y_val,
     *,
     method: str,
+    sample_weight=None,
     solver="auto",
     damping: float = 0.0,
     params="all",
@@ -60,6 +61,8 @@ def compute_scores(
     X_val, y_val : validated validation rows, or None for a validation-free measure
     method : str
         A name in :data:`~skinfluence.influence.MEASURES`.
+    sample_weight : ndarray of shape (n,), default=None
+        The weights the model was fitted with (see the measure's ``weights``).
     solver, damping : the curvature (:func:`~skinfluence.curvature.make_solver`;
         a solver object is cloned, never fitted in place)
     params, gauss_newton : passed to :func:`~skinfluence.adapters.make_adapter`
@@ -79,13 +82,22 @@ def compute_scores(
         Higher = trimmed first.
     """
     measure = get_measure(method)
+    if sample_weight is not None and measure.weights == "unsupported":
+        raise ValueError(
+            f"method={method!r} does not support sample weights; drop sample_weight or "
+            "use another method (e.g. 'if', 'ip', 'loo_confidence')."
+        )
     options["damping"] = damping
     kwargs = {name: options[name] for name in measure.options}
     if measure.inputs == "none":
         return measure.function(None, None, X, None, X_val, None, **kwargs)
     if measure.inputs == "estimator":
+        if sample_weight is not None:
+            kwargs["sample_weight"] = sample_weight
         return measure.function(estimator, X, y, X_val, y_val, **kwargs)
-    adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
+    adapter = make_adapter(
+        estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
+    )
     require(adapter, *measure.needs, what=f"method={method!r}", hint=measure.hint)
     if measure.objective:
         goal = make_objective(objective, **(objective_options or {}))
@@ -98,7 +110,7 @@ def compute_scores(
             fitted_solver.fit(adapter)
             _record(record, fitted_solver)
     y_val_enc = adapter.encode_y(y_val) if measure.validation else None
-    return measure.function(
+    scores = measure.function(
         adapter,
         fitted_solver,
         X,
@@ -107,6 +119,10 @@ def compute_scores(
         y_val_enc,
         **kwargs,
     )
+    weights = adapter.row_weights()
+    if weights is not None and measure.weights == "scale":
+        scores = scores * weights  # a removed row's influence is its weighted term's
+    return scores
 
 
 def _record(record: dict | None, solver) -> None:
@@ -124,6 +140,7 @@ def estimate_label_issues(
     X,
     y,
     *,
+    sample_weight=None,
     solver="auto",
     damping: float = 0.0,
     params="all",
@@ -137,13 +154,16 @@ def estimate_label_issues(
     ----------
     estimator : fitted classifier with an adapter (``metric`` and ``link``)
     X, y : the rows it was fitted on and their labels
-    solver, damping, params, gauss_newton, record : as in :func:`compute_scores`
+    sample_weight, solver, damping, params, gauss_newton, record : as in
+        :func:`compute_scores`
 
     Returns
     -------
     int
     """
-    adapter = make_adapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
+    adapter = make_adapter(
+        estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
+    )
     require(adapter, "metric", "link", what='budget="auto"')
     if not adapter.is_classifier:
         raise ValueError(
@@ -168,6 +188,7 @@ def query_scores(
     *,
     method: str,
     rng: np.random.RandomState,
+    sample_weight=None,
     solver="auto",
     damping: float = 0.0,
     params="all",
@@ -193,6 +214,8 @@ def query_scores(
         A name in :data:`QUERY_METHODS`.
     rng : RandomState
         Draws the random scores, the KFSVD seed and the BALD seeds.
+    sample_weight : ndarray of shape (n,), default=None
+        Weights of the labeled rows (the model was fitted with them).
     solver, damping, params, gauss_newton, aggregation, scaling, approximation, \
 svd_rank, n_estimators, n_jobs
         As in :class:`~skinfluence.InfluenceActiveLearner`.
@@ -207,7 +230,9 @@ svd_rank, n_estimators, n_jobs
     if method == "random":
         return rng.uniform(size=X_pool.shape[0])
     if method in ("fi", "if"):
-        adapter = make_adapter(model, X, y, params=params, gauss_newton=gauss_newton)
+        adapter = make_adapter(
+            model, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
+        )
         needs = ("gradients", "mixed", "metric") if method == "fi" else ("gradients", "metric")
         require(adapter, *needs, what=f"method={method!r}")
         fitted_solver = make_solver(solver, damping).fit(adapter)
@@ -236,7 +261,7 @@ svd_rank, n_estimators, n_jobs
             members = adapter.mc_dropout_proba(X_pool, seeds)
         else:
             members = Parallel(n_jobs=n_jobs)(
-                delayed(bootstrap_proba)(estimator, X, y, X_pool, s) for s in seeds
+                delayed(bootstrap_proba)(estimator, X, y, X_pool, s, sample_weight) for s in seeds
             )
         return bald_scores(np.stack(members))
     if method not in QUERY_METHODS:

@@ -116,20 +116,22 @@ def solved_output_jacobians(adapter, solver, X) -> tuple[np.ndarray, ...]:
     return w, D, J_x, HJ
 
 
-def _perturbation_factor(adapter, solver, X, y_enc, s: float):
+def _perturbation_factor(adapter, solver, X, y_enc, s):
     """``(w, D, A)`` with ``A = s (H⁻¹ J_θ)ᵀ M + J_x = ∂ω f``, shape (n, K', p)."""
     w, D, J_x, HJ = solved_output_jacobians(adapter, solver, X)
     A = adapter.mixed_product(X, y_enc, HJ)  # (b, K', p)
-    A *= s
+    A *= _per_row(s)
     A += J_x  # ∂ω f_k, the outputs' derivatives
     return w, D, A
 
 
-def perturbation_root(adapter, solver, X, y_enc, s: float) -> np.ndarray:
+def perturbation_root(adapter, solver, X, y_enc, s) -> np.ndarray:
     """``E`` with ``v G_z^† vᵀ = ‖E v‖²`` for every row ``z`` of ``(X, y_enc)``.
 
     Builds ``B = diag(w) D (s·(H⁻¹ J_θ)ᵀ M + J_x)`` from the adapter's metric factors:
-    ``K'`` inverse-Hessian-vector products and one mixed product per row.
+    ``K'`` inverse-Hessian-vector products and one mixed product per row. ``s`` is
+    the factor of ``∂ωθ̂``: one number, or one per row (a row of weight ``s_i`` in
+    the objective moves the fit ``s_i`` times as much).
 
     Returns
     -------
@@ -140,6 +142,12 @@ def perturbation_root(adapter, solver, X, y_enc, s: float) -> np.ndarray:
     if A.shape[1] == 1:
         return _rank_one_root(w * D[:, :, 0], A[:, 0, :])
     return metric_root(w[:, :, None] * (D @ A))
+
+
+def _per_row(s):
+    """``s`` ready to multiply ``(rows, r, p)`` blocks: a scalar or a (rows, 1, 1) array."""
+    s = np.asarray(s, dtype=np.float64)
+    return s if s.ndim == 0 else s[:, None, None]
 
 
 def fi_scores(
@@ -162,14 +170,17 @@ def fi_scores(
     -------
     ndarray of shape (n,)
     """
-    s = fi_scale(scaling, adapter.n_train)
+    s = fi_scale(scaling, adapter.weight_sum)
     objective = objective or UtilityObjective()
     u = solver.solve(objective.grad(adapter, X_val, y_val_enc))
-    return fi_row_scores(adapter, solver, X, y_enc, u, s)
+    return fi_row_scores(adapter, solver, X, y_enc, u, s, adapter.row_weights())
 
 
-def fi_row_scores(adapter, solver, X, y_enc, u: np.ndarray, s: float) -> np.ndarray:
+def fi_row_scores(adapter, solver, X, y_enc, u: np.ndarray, s: float, weights=None):
     """FI^util of the rows ``X`` given ``u = H⁻¹ ∂θ f_V`` and the factor ``s``.
+
+    ``weights``: the rows' sample weights (``None``: unweighted); a row of weight
+    ``s_i`` has the factor ``s · s_i``.
 
     Returns
     -------
@@ -180,9 +191,10 @@ def fi_row_scores(adapter, solver, X, y_enc, u: np.ndarray, s: float) -> np.ndar
     width = adapter.n_outputs + 2
     for rows in iter_chunks(n, adapter.chunk_size(width)):
         Xc, yc = X[rows], y_enc[rows]
-        w, D, A = _perturbation_factor(adapter, solver, Xc, yc, s)
+        s_rows = s if weights is None else s * weights[rows]
+        w, D, A = _perturbation_factor(adapter, solver, Xc, yc, s_rows)
         v = adapter.mixed_product(Xc, yc, u[None, :])[:, 0, :]
-        v *= s
+        v *= s_rows if np.ndim(s_rows) == 0 else s_rows[:, None]
         if A.shape[1] == 1:  # ‖E v‖² = (a·v)² / (‖β‖² ‖a‖⁴), E = a / (‖β‖ ‖a‖²)
             a = A[:, 0, :]
             beta = w * D[:, :, 0]

@@ -198,4 +198,4 @@ def gif_scores(
     objective = objective or UtilityObjective()
     J = select_parameters(adapter, X, y_enc, gif_selection, gif_fraction, random_state)
     u = solver.solve_restricted(adapter, J, objective.grad(adapter, X_val, y_val_enc))
-    return -inner_product_scores(adapter, X, y_enc, u) / adapter.n_train
+    return -inner_product_scores(adapter, X, y_enc, u) / adapter.weight_sum

@@ -42,4 +42,4 @@ def if_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None) ->
     """
     objective = objective or UtilityObjective()
     u = solver.solve(objective.grad(adapter, X_val, y_val_enc))
-    return -inner_product_scores(adapter, X, y_enc, u) / adapter.n_train
+    return -inner_product_scores(adapter, X, y_enc, u) / adapter.weight_sum

@@ -72,7 +72,7 @@ def ip_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None) ->
     """
     objective = objective or UtilityObjective()
     v = objective.grad(adapter, X_val, y_val_enc)
-    return -inner_product_scores(adapter, X, y_enc, v) / adapter.n_train
+    return -inner_product_scores(adapter, X, y_enc, v) / adapter.weight_sum
 
 
 def ip_ensemble_scores(
@@ -125,4 +125,4 @@ def ip_ensemble_scores(
         model = adapter.at_theta(theta * mask / (1.0 - dropout))
         v = objective.grad(model, X_val, y_val_enc)
         total += inner_product_scores(model, X, y_enc, v)
-    return -total / (n_estimators * adapter.n_train)
+    return -total / (n_estimators * adapter.weight_sum)

@@ -49,7 +49,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..utils import iter_chunks
-from ._fi import fi_scale, perturbation_root
+from ._fi import _per_row, fi_scale, perturbation_root
 
 __all__ = ["kfsvd_pair_factors", "truncated_mixed_svd"]
 
@@ -205,10 +205,11 @@ def kfsvd_pair_factors(
     ndarray of shape (n, R', m)
         ``R' = 1`` for one-output models, ``K`` otherwise.
     """
-    s = fi_scale(scaling, adapter.n_train)
+    s = fi_scale(scaling, adapter.weight_sum)
     k = int(min(svd_rank, adapter.n_params, adapter.n_features))
     width = min(k + n_oversamples, adapter.n_params, adapter.n_features)
     rng = check_random_state(random_state)
+    weights = adapter.row_weights()
     out = None
     for rows in iter_chunks(X.shape[0], adapter.chunk_size(width + adapter.n_outputs + 2)):
         Xc, yc = X[rows], y_enc[rows]
@@ -222,8 +223,9 @@ def kfsvd_pair_factors(
             random_state=rng,
         )
         low_rank = _LowRankMixed(adapter, U, S, V)
-        E = perturbation_root(low_rank, solver, Xc, yc, s)
-        N = s * low_rank.mixed_jvp(Xc, yc, E)
+        s_rows = s if weights is None else s * weights[rows]
+        E = perturbation_root(low_rank, solver, Xc, yc, s_rows)
+        N = _per_row(s_rows) * low_rank.mixed_jvp(Xc, yc, E)
         if out is None:
             out = np.empty((X.shape[0],) + N.shape[1:])
         out[rows] = N

@@ -9,7 +9,9 @@ infinitesimal jackknife"). With the summed regularised training Hessian
 ``g_i = J_iᵀ r_i`` (``J_i = ∂θ f_i``, ``K' × m``; ``r_i = ∂L/∂f_i``) and its output
 curvature ``Λ_i = ∂²L/∂f_i²``, removing the row leaves the gradient ``-g_i`` at
 ``θ̂`` and the Hessian ``H_Σ - J_iᵀ Λ_i J_i``, so the Newton step moves the row's
-raw outputs to::
+raw outputs to (with sample weights, ``H_Σ = Σ_j s_j ∂²L_j + ...`` and the row's
+``A_i`` is multiplied by its weight ``s_i``; a zero-weight row keeps its fitted
+prediction)::
 
     f_{-i} = f_i + J_i (H_Σ - J_iᵀ Λ_i J_i)⁻¹ J_iᵀ r_i = f_i + A_i (I - Λ_i A_i)⁻¹ r_i,
     A_i = J_i H_Σ⁻¹ J_iᵀ                                       (K' × K', Woodbury)
@@ -72,7 +74,7 @@ LABEL_SCORES = ("self_confidence", "normalized_margin", "confidence_weighted_ent
 _CLIP = 1e-6  # cleanlab's CLIPPING_LOWER_BOUND
 
 
-def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
+def loo_outputs(adapter, solver, X, y_enc, weights="training") -> np.ndarray:
     """Approximate leave-one-out raw outputs ``f_{-i}`` of every row (module docstring).
 
     Parameters
@@ -81,12 +83,17 @@ def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
         With the ``metric`` and ``link`` capabilities, fitted on ``(X, y_enc)``.
     solver : BaseSolver, fitted on ``adapter``
     X, y_enc : the training rows and their encoded targets
+    weights : "training", ndarray of shape (n,) or None, default="training"
+        The rows' sample weights: the adapter's (``X`` is its training rows), given
+        ones (a block of them), or ``None`` (unweighted).
 
     Returns
     -------
     ndarray of shape (n, K')
     """
-    n_sum = adapter.n_train
+    n_sum = adapter.weight_sum
+    if isinstance(weights, str):
+        weights = adapter.row_weights()
     n = X.shape[0]
     out = None
     n_clipped = 0
@@ -94,6 +101,8 @@ def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
         Xc = X[rows]
         f, r, Lam = adapter.link_derivatives(Xc, y_enc[rows])
         A = output_leverages(adapter, solver, Xc) / n_sum  # J H_Σ⁻¹ Jᵀ
+        if weights is not None:  # the row's term in the objective is s_i L_i
+            A *= weights[rows, None, None]
         A = 0.5 * (A + np.swapaxes(A, 1, 2))
         k = A.shape[1]
         M = np.eye(k)[None] - Lam @ A  # I - Λ A

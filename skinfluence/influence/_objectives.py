@@ -117,12 +117,22 @@ class BaseObjective:
 
 
 class UtilityObjective(BaseObjective):
-    """The mean validation loss ``mean_v L(y_v, x_v; θ̂)``."""
+    """The mean validation loss ``mean_v L(y_v, x_v; θ̂)`` (weighted by ``weights``).
+
+    Parameters
+    ----------
+    weights : array-like of shape (n_val,), default=None
+        Weights of the validation rows (their sample weights); ``None``: the plain mean.
+    """
 
     name = "utility"
+    options = ("weights",)
+
+    def __init__(self, weights=None):
+        self.weights = weights
 
     def grad(self, adapter, X_val, y_val_enc) -> np.ndarray:
-        return mean_loss_grad(adapter, X_val, y_val_enc)
+        return mean_loss_grad(adapter, X_val, y_val_enc, self.weights)
 
 
 def _group_signs(sensitive, n_val: int) -> tuple[np.ndarray, np.ndarray]:

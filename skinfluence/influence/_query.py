@@ -62,10 +62,11 @@ def bald_scores(members: np.ndarray) -> np.ndarray:
     return entropy_scores(members.mean(axis=0)) - mean_entropy
 
 
-def bootstrap_proba(estimator, X, y, X_pool, seed: int) -> np.ndarray:
+def bootstrap_proba(estimator, X, y, X_pool, seed: int, sample_weight=None) -> np.ndarray:
     """``predict_proba`` on ``X_pool`` of a clone fitted on a bootstrap resample of (X, y).
 
-    The resample is redrawn (up to 100 times) until it holds every class.
+    The resample is redrawn (up to 100 times) until it holds every class; the rows'
+    ``sample_weight`` (if any) go with them into the fit.
 
     Returns
     -------
@@ -76,7 +77,8 @@ def bootstrap_proba(estimator, X, y, X_pool, seed: int) -> np.ndarray:
         idx = rng.randint(0, len(y), len(y))
         if np.unique(y[idx]).size == np.unique(y).size:
             break
-    model = clone(estimator).fit(_safe_indexing(X, idx), y[idx])
+    fit_params = {} if sample_weight is None else {"sample_weight": sample_weight[idx]}
+    model = clone(estimator).fit(_safe_indexing(X, idx), y[idx], **fit_params)
     return model.predict_proba(X_pool)
 
 

@@ -71,6 +71,14 @@ class Measure:
         unfitted estimator (it fits clones itself), or nothing model-related.
     hint : str, default=""
         What to use instead when a capability is missing.
+    weights : {"scale", "own", "none", "unsupported"}, default="scale"
+        Sample weights of the training rows: ``"scale"`` — the function computes a
+        row's score per unit of weight on the weighted fit (the adapter's curvature is
+        the weighted one, its ``1/n`` is ``1/Σ s``) and the dispatch multiplies by
+        ``s_i``, so that a row's score is its weighted term's (a zero-weight row
+        scores 0, weight 2 is the row duplicated); ``"own"`` — the function reads
+        ``adapter.row_weights()`` itself (the weight enters non-linearly); ``"none"``
+        — weights do not matter; ``"unsupported"`` — weights are refused.
     """
 
     name: str
@@ -81,6 +89,7 @@ class Measure:
     options: tuple[str, ...] = ()
     inputs: str = "adapter"
     hint: str = ""
+    weights: str = "scale"
 
     @property
     def fitted_model(self) -> bool:
@@ -112,7 +121,15 @@ _TRACIN_HINT = (
 MEASURES: dict[str, Measure] = {
     m.name: m
     for m in (
-        Measure("fi", fi_scores, ("gradients", "mixed", "metric"), "solve", True, ("scaling",)),
+        Measure(
+            "fi",
+            fi_scores,
+            ("gradients", "mixed", "metric"),
+            "solve",
+            True,
+            ("scaling",),
+            weights="own",
+        ),
         Measure("if", if_scores, ("gradients",), "solve", True),
         Measure(
             "gif",
@@ -139,6 +156,7 @@ MEASURES: dict[str, Measure] = {
             "solve",
             False,
             ("label_score",),
+            weights="own",
         ),
         Measure(
             "tracin",
@@ -147,6 +165,7 @@ MEASURES: dict[str, Measure] = {
             "none",
             True,
             hint=_TRACIN_HINT,
+            weights="unsupported",
         ),
         Measure(
             "self_tracin",
@@ -155,10 +174,28 @@ MEASURES: dict[str, Measure] = {
             "none",
             False,
             hint=_TRACIN_HINT,
+            weights="unsupported",
         ),
-        Measure("datainf", datainf_scores, ("gradients", "layers"), "none", True, ("damping",)),
+        Measure(
+            "datainf",
+            datainf_scores,
+            ("gradients", "layers"),
+            "none",
+            True,
+            ("damping",),
+            weights="unsupported",
+        ),
         Measure("representer", representer_scores, ("linear_head",), "none", True),
-        Measure("random", random_scores, (), "none", False, ("random_state",), inputs="none"),
+        Measure(
+            "random",
+            random_scores,
+            (),
+            "none",
+            False,
+            ("random_state",),
+            inputs="none",
+            weights="none",
+        ),
     )
 }
 

@@ -81,7 +81,7 @@ def representer_values(adapter, X, y_enc) -> tuple[np.ndarray, np.ndarray, np.nd
     Returns
     -------
     alpha : ndarray of shape (n, K')
-        ``α_i = -(1/(λ n)) ∂L_i/∂s`` with ``n = adapter.n_train``.
+        ``α_i = -(1/(λ n)) ∂L_i/∂s`` with ``n = adapter.weight_sum``.
     Phi : ndarray of shape (n, d)
         Kernel features: ``k(x_i, x_j) = Phi_i · Phi_j`` (``√(λ/λ_j) ã_ij`` over the
         penalised columns).
@@ -90,7 +90,7 @@ def representer_values(adapter, X, y_enc) -> tuple[np.ndarray, np.ndarray, np.nd
     """
     A, R, lam, _, lam_w = _head(adapter, X, y_enc)
     pen = lam > 0
-    alpha = -R / (lam_w * adapter.n_train)
+    alpha = -R / (lam_w * adapter.weight_sum)
     Phi = A[:, pen] * np.sqrt(lam_w / lam[pen])
     return alpha, Phi, ~pen
 
@@ -122,5 +122,5 @@ def representer_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective
     out = np.empty(n)
     for rows in iter_chunks(n, adapter.chunk_size()):
         A, R, _, _ = adapter.linear_head(X[rows], y_enc[rows])
-        out[rows] = -np.einsum("bk,bk->b", R, A[:, pen] @ Vs.T) / adapter.n_train
+        out[rows] = -np.einsum("bk,bk->b", R, A[:, pen] @ Vs.T) / adapter.weight_sum
     return out

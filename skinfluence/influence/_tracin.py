@@ -73,7 +73,7 @@ def tracin_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None
     for model, eta in _checkpoint_adapters(adapter):
         v = eta * objective.grad(model, X_val, y_val_enc)
         total += inner_product_scores(model, X, y_enc, v)
-    return -total / adapter.n_train
+    return -total / adapter.weight_sum
 
 
 def self_tracin_scores(adapter, solver, X, y_enc, X_val, y_val_enc) -> np.ndarray:
