@@ -6,11 +6,21 @@ built. Needs ``H + damping·I`` positive definite.
 
 **Jacobi preconditioner.** With ``preconditioner="jacobi"`` (and by default when
 the adapter declares ``hessian_diagonal``) the iteration runs on
-``M⁻¹ (H + damping·I)`` with ``M = diag(H) + damping`` (Hestenes–Stiefel PCG):
-the same solution, in fewer iterations when the curvature of the parameters
-differs in scale (unscaled or sparse features, an intercept beside weights). A
-non-positive diagonal entry (a feature that is zero on every training row, without
-a penalty) is left unscaled.
+``M⁻¹ (H + damping·I)`` (Hestenes–Stiefel PCG) with ``M`` the diagonal of
+``H + damping·I`` — or, when the adapter gives small diagonal blocks
+(``hessian_diagonal_blocks``: a softmax's ``K × K`` class block of each input
+feature), those blocks (block Jacobi, their pseudo-inverses: the plain diagonal
+ignores that a softmax's logits move together and slows it down). The same
+solution, in fewer iterations when the curvature of the parameters differs in scale
+(unscaled or sparse features, an intercept beside weights). A non-positive
+diagonal entry (a feature that is zero on every training row, without a penalty)
+is left unscaled.
+
+**Singular Hessians.** When the adapter names directions along which ``H`` is zero
+by the model's structure (``hessian_null_space``: a softmax's unpenalised
+intercepts) and ``damping`` is 0, the right-hand sides and the solutions are
+projected off them: the iteration then stays consistent and returns the
+pseudo-inverse solution, as :class:`~skinfluence.curvature.ExactSolver` does.
 
 Every column stops when its residual ``‖b − (H + damping·I) x‖`` falls below
 ``tol ‖b‖``; converged columns leave the batch, so later iterations multiply only
@@ -53,7 +63,10 @@ class CGSolver(BaseSolver):
     Attributes
     ----------
     preconditioner_ : {"jacobi", None}
-        The preconditioner in use.
+        The preconditioner in use (block Jacobi when the adapter's diagonal blocks
+        are larger than one).
+    null_space_ : ndarray of shape (m, d) or None
+        The structural null space projected out (``damping == 0`` only).
     n_iter_ : int
         Iterations of the last :meth:`solve`.
     """
@@ -92,6 +105,7 @@ class CGSolver(BaseSolver):
             use = "jacobi" if "hessian_diagonal" in adapter.capabilities else None
         self.preconditioner_ = use
         self.inv_diagonal_ = None
+        self.inv_blocks_ = None
         if use == "jacobi":
             require(
                 adapter,
@@ -99,11 +113,33 @@ class CGSolver(BaseSolver):
                 what="CGSolver(preconditioner='jacobi')",
                 hint="Use preconditioner=None.",
             )
-            d = np.asarray(adapter.hessian_diagonal(), dtype=np.float64) + self.damping
-            positive = d > np.finfo(float).tiny * max(float(np.abs(d).max(initial=0.0)), 1.0)
-            self.inv_diagonal_ = np.where(positive, 1.0 / np.where(positive, d, 1.0), 1.0)
+            blocks, index = adapter.hessian_diagonal_blocks()
+            blocks = np.array(blocks, dtype=np.float64)
+            size = blocks.shape[1]
+            blocks[:, np.arange(size), np.arange(size)] += self.damping
+            if size == 1:  # Jacobi
+                d = blocks[:, 0, 0]
+                tiny = np.finfo(float).tiny * max(float(np.abs(d).max(initial=0.0)), 1.0)
+                inv = np.ones_like(d)
+                np.divide(1.0, d, out=inv, where=d > tiny)
+                self.inv_diagonal_ = np.empty(adapter.n_params)
+                self.inv_diagonal_[index[:, 0]] = inv
+            else:  # block Jacobi: pseudo-inverses of the (PSD) blocks
+                inv = np.linalg.pinv(blocks, rtol=1e-10, hermitian=True)
+                self.inv_blocks_ = (inv, np.asarray(index))
+        self.null_space_ = None
+        if self.damping == 0 and "hessian_null_space" in adapter.capabilities:
+            N = np.asarray(adapter.hessian_null_space(), dtype=np.float64)
+            self.null_space_ = N if N.shape[1] else None
         self.n_iter_ = 0
         return self
+
+    def _project(self, B: np.ndarray) -> np.ndarray:
+        """``B`` without its part along the Hessian's structural null space."""
+        if self.null_space_ is None:
+            return B
+        N = self.null_space_
+        return B - N @ (N.T @ B)
 
     def _matvec(self, V: np.ndarray) -> np.ndarray:
         out = self.adapter_.hvp(V)
@@ -112,13 +148,18 @@ class CGSolver(BaseSolver):
         return out
 
     def _precondition(self, R: np.ndarray) -> np.ndarray:
-        if self.inv_diagonal_ is None:
-            return R
-        return self.inv_diagonal_[:, None] * R
+        if self.inv_diagonal_ is not None:
+            return self.inv_diagonal_[:, None] * R
+        if self.inv_blocks_ is not None:
+            inv, index = self.inv_blocks_
+            Z = np.empty_like(R)
+            Z[index] = inv @ R[index]  # (g, s, s) @ (g, s, r)
+            return Z
+        return R
 
     def solve(self, B: np.ndarray) -> np.ndarray:
         B = np.asarray(B, dtype=np.float64)
-        B2 = B.reshape(B.shape[0], -1)
+        B2 = self._project(B.reshape(B.shape[0], -1))
         out = np.zeros_like(B2)
         norms = np.sqrt(np.einsum("ij,ij->j", B2, B2))
         stop = np.maximum(self.tol * norms, 1e-300)
@@ -165,4 +206,4 @@ class CGSolver(BaseSolver):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        return out.reshape(B.shape)
+        return self._project(out).reshape(B.shape)

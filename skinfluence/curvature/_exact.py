@@ -53,6 +53,14 @@ def _check_memory(n_params: int, max_memory_mb) -> None:
         )
 
 
+def _as_slice(idx: np.ndarray):
+    """A run of consecutive positions as a slice (a view instead of a copy)."""
+    idx = np.asarray(idx)
+    if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
 def _size(mb: float) -> str:
     return f"{mb / 1024:.1f} GiB" if mb >= 1024 else f"{mb:.0f} MiB"
 
@@ -161,7 +169,7 @@ class ExactSolver(BaseSolver):
         out = np.empty((n, k, self.inverse_.shape[0]))
         for block in range(k):
             # the inverse is symmetric: its rows index[k] are its columns index[k]
-            out[:, block, :] = A @ self.inverse_[index[block]]
+            out[:, block, :] = A @ self.inverse_[_as_slice(index[block])]
         return out
 
     def solve_restricted(self, adapter, J: np.ndarray, b: np.ndarray) -> np.ndarray:
