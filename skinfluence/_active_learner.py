@@ -85,7 +85,8 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     solver : {"auto", "exact", "cg", "kfac"} or BaseSolver, default="auto"
         Inverse-Hessian-vector products for ``"fi"`` and ``"if"``: ``"auto"`` is
         ``"exact"`` up to 4,096 parameters (at most 384 MiB and about ``m³``
-        operations for the factorisation) and Jacobi-preconditioned ``"cg"`` above,
+        operations for the factorisation; 512 for ``"if"``, which solves once) and
+        Jacobi-preconditioned ``"cg"`` above,
         recorded in ``solver_``; ``"kfac"`` (skorch nets whose selected parameters
         sit in ``nn.Linear`` layers) is the K-FAC approximation of the Gauss-Newton
         matrix.

@@ -8,7 +8,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from .adapters import check_row_weights
 from .influence import FI_SCALINGS, compute_scores, get_measure
-from .utils import check_two_classes, check_validation_set, check_xy
+from .utils import (
+    check_dask_xy,
+    check_two_classes,
+    check_validation_set,
+    check_xy,
+    is_dask_array,
+)
 
 __all__ = ["influence_scores"]
 
@@ -47,8 +53,12 @@ def influence_scores(
         A scikit-learn ``LogisticRegression``, ``SGDClassifier(loss="log_loss")``,
         ``LinearRegression``, ``Ridge``, ``SGDRegressor`` or a skorch net, already
         fitted on ``(X, y)``.
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        The training rows the estimator was fitted on.
+    X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+        The training rows the estimator was fitted on. A sparse matrix is never
+        densified (linear models). A dask array of row chunks (linear models;
+        methods ``"if"``, ``"ip"``, ``"fi"``, ``"self"``, ``"loo_confidence"``) is
+        scored where it lies: the Hessian and the validation gradient as reductions
+        over its chunks, the scores chunk by chunk (see the README's dask section).
     y : array-like of shape (n_samples,)
         Their targets.
     X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
@@ -80,8 +90,9 @@ def influence_scores(
             "arnoldi"} or BaseSolver, default="auto"
         How inverse-Hessian-vector products are computed (see
         ``docs/curvature.md``). ``"auto"``: ``"exact"`` up to 4,096 parameters (the
-        factorisation then takes at most 384 MiB and about ``m³`` operations),
-        Jacobi-preconditioned ``"cg"`` above; ``verbose`` prints the choice.
+        factorisation then takes at most 384 MiB and about ``m³`` operations; 512
+        for ``"if"``, which solves once), Jacobi-preconditioned ``"cg"`` above;
+        ``verbose`` prints the choice.
         ``"exact"`` is refused above 4 GiB (13,377 parameters).
     damping : float, default=0.0
         Added to the Hessian's diagonal before inversion. ``method="datainf"``:
@@ -156,16 +167,22 @@ def influence_scores(
         raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
     check_is_fitted(estimator)
     classifier = is_classifier(estimator)
-    X, y = check_xy(X, y, classifier=classifier)
+    if is_dask_array(X):
+        X, y = check_dask_xy(X, y, classifier=classifier)
+    else:
+        X, y = check_xy(X, y, classifier=classifier)
     if measure.validation or X_val is not None or y_val is not None:
         if measure.validation and X_val is None and y_val is None:
             raise ValueError(
                 f"method={method!r} scores against validation rows: pass X_val and y_val "
                 "(or a validation-free method: 'loo_confidence', 'self')."
             )
-        X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
+        if is_dask_array(X_val):
+            X_val, y_val = check_dask_xy(X_val, y_val, classifier=classifier, n_features=X.shape[1])
+        else:
+            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
     if classifier:
-        check_two_classes(y, "influence_scores")
+        check_two_classes(y.compute() if is_dask_array(y) else y, "influence_scores")
     sample_weight = check_row_weights(sample_weight, X.shape[0])
     record = {}
     scores = compute_scores(

@@ -184,9 +184,10 @@ class InfluenceTrimmer(BaseRowSelector):
             "arnoldi"} or BaseSolver, default="auto"
         Inverse-Hessian-vector products: ``"auto"`` is ``"exact"`` up to 4,096
         parameters (the factorisation then takes at most 384 MiB and about ``m³``
-        operations) and Jacobi-preconditioned ``"cg"`` above, recorded in
-        ``solver_``; ``"exact"`` is Cholesky (pseudo-inverse when singular; refused
-        above 4 GiB, 13,377 parameters), then conjugate gradient, K-FAC / EK-FAC
+        operations; 512 for ``"if"``, which solves once) and Jacobi-preconditioned
+        ``"cg"`` above, recorded in ``solver_``; ``"exact"`` is Cholesky
+        (pseudo-inverse when singular; refused above 4 GiB, 13,377 parameters), then
+        conjugate gradient, K-FAC / EK-FAC
         (skorch nets), LiSSA, seed 004's modified LiSSA, or Arnoldi's top
         eigenspace; see ``docs/curvature.md``.
     damping : float, default=0.0

@@ -7,7 +7,7 @@ declares the adapter capabilities it needs (``needs``).
 """
 
 from ._arnoldi import ArnoldiSolver
-from ._auto import AUTO_MAX_EXACT_PARAMS, AutoSolver
+from ._auto import AUTO_MAX_EXACT_PARAMS, AUTO_MAX_EXACT_PARAMS_ONE, AutoSolver
 from ._base import BaseSolver
 from ._cg import PRECONDITIONERS, CGSolver
 from ._ekfac import EKFACSolver
@@ -18,6 +18,7 @@ from ._registry import SOLVERS, make_solver, solver_name
 
 __all__ = [
     "AUTO_MAX_EXACT_PARAMS",
+    "AUTO_MAX_EXACT_PARAMS_ONE",
     "EXACT_MAX_MEMORY_MB",
     "PRECONDITIONERS",
     "ArnoldiSolver",

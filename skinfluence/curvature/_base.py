@@ -14,6 +14,7 @@ fitting it, so the user's object is never changed.
 
 from __future__ import annotations
 
+import copy
 from numbers import Real
 from typing import ClassVar
 
@@ -66,6 +67,26 @@ class BaseSolver(BaseEstimator):
         require(adapter, *self.needs, what=type(self).__name__, hint=self.hint)
         self.adapter_ = adapter
         return self
+
+    def rebound(self, adapter) -> BaseSolver:
+        """A copy of this fitted solver that answers for ``adapter``.
+
+        ``adapter`` is a copy of the one it was fitted on without the training rows
+        (``adapter.detached()``): what is shipped to dask workers. A solver whose
+        :meth:`solve` goes back to the training rows (conjugate gradient's
+        Hessian-vector products) then cannot solve there.
+
+        Parameters
+        ----------
+        adapter : BaseAdapter
+
+        Returns
+        -------
+        BaseSolver
+        """
+        new = copy.copy(self)
+        new.adapter_ = adapter
+        return new
 
     def solve(self, B: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         """Return ``(H + damping·I)⁻¹ B``."""

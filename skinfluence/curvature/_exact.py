@@ -1,7 +1,9 @@
 """The exact solver: a dense inverse through a Cholesky factorisation.
 
-``O(m³)`` once and ``O(m²)`` per right-hand side (one matrix product for all of
-them); ``3 · 8 m²`` bytes at the peak (the Hessian, its factor and the inverse). A
+``O(m³/3)`` once (Cholesky) and ``O(m²)`` per right-hand side (triangular solves,
+or one product with the inverse, which the per-row measures' block solves form on
+first use, ``O(m³)`` more); ``3 · 8 m²`` bytes at the peak (the Hessian, its
+factor and the inverse). A
 singular or indefinite ``H`` falls back to the eigen-decomposition pseudo-inverse
 with a :class:`~skinfluence.SingularHessianWarning`. Above ``max_memory_mb`` (4 GiB
 by default, ``m`` above 13,377) :meth:`ExactSolver.fit` refuses before building
@@ -94,7 +96,7 @@ class ExactSolver(BaseSolver):
     needs = ("hessian",)
 
     def fit(self, adapter) -> ExactSolver:
-        """Factorise ``H + damping·I`` of ``adapter`` and keep its inverse.
+        """Factorise ``H + damping·I`` of ``adapter`` (Cholesky, or the pseudo-inverse).
 
         Parameters
         ----------
@@ -108,18 +110,16 @@ class ExactSolver(BaseSolver):
         super().fit(adapter)
         _check_memory(adapter.n_params, self.max_memory_mb)
         H = _damped_hessian(adapter, self.damping)
-        inverse = None
+        self.cho_ = None
+        self._inverse = None
         try:
             cho = sla.cho_factor(H, lower=True, check_finite=True)
             diag = np.abs(np.diag(cho[0])) ** 2
             if diag.min() > self.rcond * diag.max():
-                inverse = sla.cho_solve(
-                    cho, np.eye(H.shape[0]), overwrite_b=True, check_finite=False
-                )
-            del cho
+                self.cho_ = cho
         except np.linalg.LinAlgError:
             pass
-        if inverse is None:
+        if self.cho_ is None:
             evals, evecs = np.linalg.eigh(H)
             tol = self.rcond * np.abs(evals).max()
             keep = np.abs(evals) > tol
@@ -139,16 +139,50 @@ class ExactSolver(BaseSolver):
                 stacklevel=3,
             )
             inverse = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
-        del H
-        # one dense inverse: every later solve is a single matrix product
-        inverse += inverse.T
-        inverse *= 0.5
-        self.inverse_ = inverse
+            del evecs
+            self._set_inverse(inverse)
         return self
+
+    def _set_inverse(self, inverse: np.ndarray) -> None:
+        inverse += inverse.T  # numpy reads the overlapping transpose from a copy
+        inverse *= 0.5
+        self._inverse = inverse
+        self.cho_ = None  # the factor is not needed any more
+
+    @property
+    def inverse_(self) -> np.ndarray:
+        """The dense (pseudo-)inverse ``(H + damping·I)⁻¹``, formed on first use.
+
+        :meth:`solve` uses the Cholesky factor until the inverse exists (one solve,
+        as for ``"if"``, never forms it); :meth:`solve_outputs` forms it, since its
+        row blocks are what the per-row measures contract with.
+        """
+        if self._inverse is None:
+            m = self.cho_[0].shape[0]
+            self._set_inverse(sla.cho_solve(self.cho_, np.eye(m), overwrite_b=True))
+        return self._inverse
+
+    def rebound(self, adapter) -> ExactSolver:
+        """A copy answering for ``adapter`` (see :meth:`BaseSolver.rebound`), with the
+        inverse formed once here rather than on every worker.
+
+        Parameters
+        ----------
+        adapter : BaseAdapter
+
+        Returns
+        -------
+        ExactSolver
+        """
+        self.inverse_  # noqa: B018 - form it before copying
+        return super().rebound(adapter)
 
     def solve(self, B: np.ndarray) -> np.ndarray:
         B = np.asarray(B, dtype=np.float64)
-        return (self.inverse_ @ B.reshape(B.shape[0], -1)).reshape(B.shape)
+        B2 = B.reshape(B.shape[0], -1)
+        if self._inverse is None:
+            return sla.cho_solve(self.cho_, B2, check_finite=False).reshape(B.shape)
+        return (self._inverse @ B2).reshape(B.shape)
 
     def solve_outputs(self, A, index: np.ndarray) -> np.ndarray:
         """``H⁻¹ (e_k ⊗ A[i])`` by blocks: ``A @ inverse_[index[k]]`` for each output ``k``.
@@ -165,11 +199,12 @@ class ExactSolver(BaseSolver):
         -------
         ndarray of shape (n, K', m)
         """
+        inverse = self.inverse_
         n, k = A.shape[0], index.shape[0]
-        out = np.empty((n, k, self.inverse_.shape[0]))
+        out = np.empty((n, k, inverse.shape[0]))
         for block in range(k):
             # the inverse is symmetric: its rows index[k] are its columns index[k]
-            out[:, block, :] = A @ self.inverse_[_as_slice(index[block])]
+            out[:, block, :] = A @ inverse[_as_slice(index[block])]
         return out
 
     def solve_restricted(self, adapter, J: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -16,8 +16,10 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from ..adapters import is_torch_model, make_adapter, model_input, require
-from ..curvature import make_solver, solver_name
+from ..curvature import AutoSolver, make_solver, solver_name
+from ..utils import as_rows, is_dask_array
 from ._active import fi_active_scores, fi_pair_factors, if_active_scores
+from ._dask import dask_scores
 from ._kfsvd import kfsvd_pair_factors
 from ._loo import estimate_n_issues, loo_outputs
 from ._objectives import make_objective
@@ -95,6 +97,24 @@ def compute_scores(
         if sample_weight is not None:
             kwargs["sample_weight"] = sample_weight
         return measure.function(estimator, X, y, X_val, y_val, **kwargs)
+    if is_dask_array(X):
+        return dask_scores(
+            measure,
+            estimator,
+            X,
+            y,
+            X_val,
+            y_val,
+            sample_weight=sample_weight,
+            solver=solver,
+            damping=damping,
+            objective=objective,
+            objective_options=objective_options,
+            scaling=options.get("scaling", "appendix"),
+            label_score=options.get("label_score", "self_confidence"),
+            on_solver=partial(_record, record),
+        )
+    X, X_val = as_rows(X), None if X_val is None else as_rows(X_val)  # CSR once
     adapter = make_adapter(
         estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
     )
@@ -105,7 +125,7 @@ def compute_scores(
         kwargs["objective"] = goal
     fitted_solver = None
     if measure.curvature != "none":
-        fitted_solver = make_solver(solver, damping)
+        fitted_solver = _with_solves(make_solver(solver, damping), measure.solves)
         if measure.curvature == "solve":
             fitted_solver.fit(adapter)
             _record(record, fitted_solver)
@@ -123,6 +143,13 @@ def compute_scores(
     if weights is not None and measure.weights == "scale":
         scores = scores * weights  # a removed row's influence is its weighted term's
     return scores
+
+
+def _with_solves(solver, solves: str):
+    """``solver="auto"`` told how many solves the measure makes (its own clone)."""
+    if isinstance(solver, AutoSolver):
+        solver.set_params(solves=solves)
+    return solver
 
 
 def _record(record: dict | None, solver) -> None:
@@ -161,6 +188,7 @@ def estimate_label_issues(
     -------
     int
     """
+    X = as_rows(X)
     adapter = make_adapter(
         estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
     )
@@ -230,12 +258,15 @@ svd_rank, n_estimators, n_jobs
     if method == "random":
         return rng.uniform(size=X_pool.shape[0])
     if method in ("fi", "if"):
+        X, X_pool = as_rows(X), as_rows(X_pool)
+        X_val = None if X_val is None else as_rows(X_val)
         adapter = make_adapter(
             model, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
         )
         needs = ("gradients", "mixed", "metric") if method == "fi" else ("gradients", "metric")
         require(adapter, *needs, what=f"method={method!r}")
-        fitted_solver = make_solver(solver, damping).fit(adapter)
+        solves = "one" if method == "if" else "rows"
+        fitted_solver = _with_solves(make_solver(solver, damping), solves).fit(adapter)
         _record(record, fitted_solver)
         if method == "if":
             return if_active_scores(adapter, fitted_solver, X_pool, X_val, adapter.encode_y(y_val))

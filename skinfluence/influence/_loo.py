@@ -65,6 +65,7 @@ __all__ = [
     "estimate_n_issues",
     "label_quality",
     "loo_confidence_scores",
+    "loo_label_scores",
     "loo_outputs",
     "output_leverages",
 ]
@@ -229,7 +230,16 @@ def loo_confidence_scores(
     """
     if label_score not in LABEL_SCORES:
         raise ValueError(f"label_score must be one of {LABEL_SCORES}, got {label_score!r}.")
-    f_loo = loo_outputs(adapter, solver, X, y_enc)
+    return loo_label_scores(adapter, loo_outputs(adapter, solver, X, y_enc), y_enc, label_score)
+
+
+def loo_label_scores(adapter, f_loo, y_enc, label_score: str = "self_confidence") -> np.ndarray:
+    """:func:`loo_confidence_scores` from the leave-one-out outputs ``f_loo`` (n, K').
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
     if not adapter.is_classifier:
         resid = np.asarray(y_enc, dtype=np.float64) - adapter.output_proba(f_loo)
         scale = np.sqrt(np.mean(resid**2))

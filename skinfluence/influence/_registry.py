@@ -71,6 +71,12 @@ class Measure:
         unfitted estimator (it fits clones itself), or nothing model-related.
     hint : str, default=""
         What to use instead when a capability is missing.
+    solves : {"rows", "one"}, default="rows"
+        How many inverse-Hessian solves the measure makes: one or more per scored row
+        (``"rows"``), or one for the validation objective only (``"one"``, as
+        ``"if"``); ``solver="auto"`` factorises the Hessian for the first up to
+        4,096 parameters, for the second only up to 512 (beyond, one
+        preconditioned conjugate-gradient solve is cheaper than building ``H``).
     weights : {"scale", "own", "none", "unsupported"}, default="scale"
         Sample weights of the training rows: ``"scale"`` — the function computes a
         row's score per unit of weight on the weighted fit (the adapter's curvature is
@@ -90,6 +96,7 @@ class Measure:
     inputs: str = "adapter"
     hint: str = ""
     weights: str = "scale"
+    solves: str = "rows"
 
     @property
     def fitted_model(self) -> bool:
@@ -130,7 +137,7 @@ MEASURES: dict[str, Measure] = {
             ("scaling",),
             weights="own",
         ),
-        Measure("if", if_scores, ("gradients",), "solve", True),
+        Measure("if", if_scores, ("gradients",), "solve", True, solves="one"),
         Measure(
             "gif",
             gif_scores,
