@@ -465,6 +465,8 @@ class LinearAdapter(LinkMixin, BaseAdapter):
     def _gram_block(self, X, w) -> np.ndarray:
         """``Σ_i S_i s_i/Σs ⊗ x̃_i x̃_iᵀ`` of a block, ``(K', q, K', q)``."""
         k, q = self.n_raw_outputs, self.q
+        if self.link == "multinomial" and not sp.issparse(X):
+            return self._softmax_gram_block(X, w)
         S = self._block_curvature(X, w)
         H = np.zeros((k, q, k, q))
         for a in range(k):
@@ -473,6 +475,27 @@ class LinearAdapter(LinkMixin, BaseAdapter):
                 H[a, :, c, :] = block
                 if c != a:
                     H[c, :, a, :] = block.T
+        return H
+
+    def _softmax_gram_block(self, X, w) -> np.ndarray:
+        """The softmax's block as ``Σ_i c_i (diag(P_i) ⊗ x̃x̃ᵀ) − GᵀG``, ``G_i = √c_i P_i ⊗ x̃_i``.
+
+        ``S_i = diag(P_i) − P_i P_iᵀ``: ``K`` weighted Grams and one symmetric rank-k
+        update of the ``(rows, m)`` matrix ``G``, instead of ``K(K+1)/2`` Grams.
+        """
+        k, q, p = self.n_raw_outputs, self.q, self.n_features
+        c = np.full(X.shape[0], 1.0 / self.weight_sum) if w is None else w / self.weight_sum
+        P = probabilities(self.link, self._z(X))
+        G = np.empty((X.shape[0], k, q))
+        roots = np.sqrt(c)[:, None] * P
+        np.multiply(roots[:, :, None], X[:, None, :], out=G[:, :, :p])
+        if self.fit_intercept:
+            G[:, :, p] = roots
+        G = G.reshape(X.shape[0], k * q)
+        H = -(G.T @ G)  # symmetric rank-k update
+        H = H.reshape(k, q, k, q)
+        for a in range(k):
+            H[a, :, a, :] += _weighted_gram(X, c * P[:, a], self.fit_intercept, nonnegative=True)
         return H
 
     def hessian(self) -> np.ndarray:
@@ -485,7 +508,10 @@ class LinearAdapter(LinkMixin, BaseAdapter):
         -------
         ndarray of shape (m, m)
         """
-        H = self._train_sum("_gram_block", self.sample_weight, dense=2 * self.n_features)
+        fixed = self.n_params if self.link == "multinomial" else 1  # the softmax's G
+        H = self._train_sum(
+            "_gram_block", self.sample_weight, dense=2 * self.n_features, fixed=fixed
+        )
         H = H.reshape(self.n_params, self.n_params)
         H[np.diag_indices_from(H)] += self._penalty_diag()
         return H
@@ -782,7 +808,7 @@ class LinearAdapter(LinkMixin, BaseAdapter):
             rU = np.einsum("nk,jkp->njp", r, U4[:, :, :p])
         else:  # per-row directions (n, R, m)
             rU = np.einsum("nk,njkp->njp", r, U4[:, :, :, :p])
-        St = np.einsum("nkl,njl->njk", S, t)
+        St = t @ np.swapaxes(S, 1, 2)  # (S t_j) for every direction j
         return St @ self.W + rU
 
     def mixed_jvp(self, X, y, C) -> np.ndarray:

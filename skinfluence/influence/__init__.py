@@ -9,6 +9,7 @@ measure's formula, source, sign convention and cost.
 """
 
 from ._active import AGGREGATIONS, aggregate, fi_active_scores, fi_pairs, if_active_scores
+from ._dask import DASK_METHODS, dask_scores
 from ._datainf import datainf_scores
 from ._dispatch import QUERY_METHODS, compute_scores, estimate_label_issues, query_scores
 from ._fi import FI_SCALINGS, fi_scale, fi_scores, metric_root, perturbation_root
@@ -24,6 +25,8 @@ from ._self import self_scores
 from ._tracin import self_tracin_scores, tracin_scores
 
 __all__ = [
+    "DASK_METHODS",
+    "dask_scores",
     "AGGREGATIONS",
     "ATTACKS",
     "FI_SCALINGS",

@@ -107,12 +107,12 @@ def solved_output_jacobians(adapter, solver, X) -> tuple[np.ndarray, ...]:
     HJ : ndarray of shape (n, K', m)
         ``H⁻¹ J_θ[i, k]``.
     """
+    if "linear_outputs" in adapter.capabilities:  # J_θ is never built
+        w, D, J_x = adapter.output_metric(X)
+        return w, D, J_x, solver.solve_outputs(*adapter.output_features(X))
     w, D, J_theta, J_x = adapter.metric_factors(X)
-    if "linear_outputs" in adapter.capabilities:
-        HJ = solver.solve_outputs(*adapter.output_features(X))
-    else:
-        b, k, m = J_theta.shape
-        HJ = solver.solve(J_theta.reshape(b * k, m).T).T.reshape(b, k, m)
+    b, k, m = J_theta.shape
+    HJ = solver.solve(J_theta.reshape(b * k, m).T).T.reshape(b, k, m)
     return w, D, J_x, HJ
 
 

@@ -146,12 +146,19 @@ def output_leverages(adapter, solver, X) -> np.ndarray:
         k = index.shape[0]
         A = np.empty((HJ.shape[0], k, k))
         for out in range(k):
-            A[:, out, :] = _row_dots(F, HJ[:, :, index[out]])
+            A[:, out, :] = _row_dots(F, HJ[:, :, _positions(index[out])])
         return A
     J = adapter.metric_factors(X)[2]  # (b, K', m)
     b, k, m = J.shape
     HJ = solver.solve(J.reshape(b * k, m).T).T.reshape(b, k, m)
     return np.einsum("bkm,blm->bkl", J, HJ)
+
+
+def _positions(idx: np.ndarray):
+    """Consecutive positions as a slice (a view of the solves instead of a copy)."""
+    if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
 
 
 def _row_dots(F, M: np.ndarray) -> np.ndarray:
@@ -164,6 +171,8 @@ def _row_dots(F, M: np.ndarray) -> np.ndarray:
         for col in range(M.shape[1]):  # the stored entries against M, summed per row
             out[:, col] = np.bincount(rows, weights=F.data * M[rows, col, F.indices], minlength=n)
         return out
+    if M.shape[1] == 1:
+        return np.einsum("nq,nq->n", F, M[:, 0, :])[:, None]
     return np.einsum("nq,nlq->nl", F, M)
 
 
