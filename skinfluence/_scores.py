@@ -168,9 +168,11 @@ def influence_scores(
     check_is_fitted(estimator)
     classifier = is_classifier(estimator)
     if is_dask_array(X):
-        X, y = check_dask_xy(X, y, classifier=classifier)
+        X, y = check_dask_xy(X, y, classifier=classifier, who="influence_scores")
     else:
         X, y = check_xy(X, y, classifier=classifier)
+        if classifier:
+            check_two_classes(y, "influence_scores")
     if measure.validation or X_val is not None or y_val is not None:
         if measure.validation and X_val is None and y_val is None:
             raise ValueError(
@@ -181,8 +183,6 @@ def influence_scores(
             X_val, y_val = check_dask_xy(X_val, y_val, classifier=classifier, n_features=X.shape[1])
         else:
             X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
-    if classifier:
-        check_two_classes(y.compute() if is_dask_array(y) else y, "influence_scores")
     sample_weight = check_row_weights(sample_weight, X.shape[0])
     record = {}
     scores = compute_scores(

@@ -38,13 +38,14 @@ def check_xy(X, y, *, classifier: bool, accept_sparse=("csr", "csc")):
     return X, y
 
 
-def check_dask_xy(X, y, *, classifier: bool, n_features: int | None = None):
+def check_dask_xy(X, y, *, classifier: bool, n_features: int | None = None, who=None):
     """Validate a dask array of rows and its targets without computing the rows.
 
     ``X`` must be two-dimensional with known row chunks; it is cast to float64 and
     rechunked to one block of columns, lazily. ``y`` (a dask or in-memory array)
     must be one-dimensional with one target per row; for a classifier its distinct
-    values are computed (a pass over ``y``, not over ``X``) and checked. NaN in
+    values are computed (a pass over ``y``, not over ``X``) and checked (at least two
+    of them when ``who`` names the caller, for the message). NaN in
     ``X`` is not looked for (that would be a pass over the rows): it makes the
     Hessian's factorisation fail with a message saying so.
 
@@ -81,6 +82,8 @@ def check_dask_xy(X, y, *, classifier: bool, n_features: int | None = None):
 
         values = np.asarray(da.unique(y).compute() if y_dask else np.unique(y))
         check_classification_targets(values)
+        if who is not None:
+            check_two_classes(values, who)
     return X, y
 
 
