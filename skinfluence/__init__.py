@@ -7,7 +7,7 @@ from ._curves import trimming_curve, valuation_curve
 from ._scores import influence_scores
 from ._shapley import ShapleyValuator
 from ._trimmer import InfluenceTrimmer
-from .exceptions import SingularHessianWarning, UnsupportedModelError
+from .exceptions import InfluenceReliabilityWarning, SingularHessianWarning, UnsupportedModelError
 from .plotting import (
     ActiveLearningDisplay,
     InfluenceScatterDisplay,
@@ -23,6 +23,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ActiveLearningDisplay",
     "InfluenceActiveLearner",
+    "InfluenceReliabilityWarning",
     "InfluenceScatterDisplay",
     "InfluenceTrimmer",
     "ShapleyValuator",

@@ -6,17 +6,30 @@ import numbers
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.ensemble import RandomForestRegressor
-from sklearn.utils import _safe_indexing, check_consistent_length, check_random_state, column_or_1d
+from sklearn.pipeline import Pipeline
+from sklearn.utils import (
+    _safe_indexing,
+    check_array,
+    check_consistent_length,
+    check_random_state,
+    column_or_1d,
+)
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    has_fit_parameter,
+    validate_data,
+)
 
 from ._delegate import DelegateMixin
 from .adapters import model_input
 from .curvature import SOLVERS, BaseSolver
-from .influence import AGGREGATIONS, FI_SCALINGS, QUERY_METHODS, query_scores
+from .influence import AGGREGATIONS, FI_SCALINGS, QUERY_METHODS, final_step, query_scores
 from .utils import check_two_classes, check_validation_set
 
 __all__ = ["InfluenceActiveLearner", "QUERY_METHODS"]
@@ -24,15 +37,26 @@ __all__ = ["InfluenceActiveLearner", "QUERY_METHODS"]
 _INFLUENCE = ("fi", "if")
 
 
-def unlabeled_mask(y) -> np.ndarray:
-    """Rows marked unlabeled: ``-1`` (scikit-learn's convention), ``NaN`` or ``None``."""
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
+def unlabeled_mask(y, missing_label=-1) -> np.ndarray:
+    """Rows marked unlabeled: ``missing_label`` (``-1``, scikit-learn's convention, by
+    default), and always ``NaN`` or ``None``."""
     y = np.asarray(y)
     if y.dtype.kind in "fc":
-        return np.isnan(y) | (y == -1)
+        mask = np.isnan(y)
+        return mask if _is_nan(missing_label) else mask | (y == missing_label)
     if y.dtype.kind in "iub":
-        return y == -1
+        if _is_nan(missing_label) or isinstance(missing_label, str):
+            return np.zeros(y.shape, dtype=bool)
+        return y == missing_label
     return np.array(
-        [v is None or (isinstance(v, float) and np.isnan(v)) or v == -1 for v in y.ravel()]
+        [
+            v is None or _is_nan(v) or (not _is_nan(missing_label) and v == missing_label)
+            for v in y.ravel()
+        ]
     ).reshape(y.shape)
 
 
@@ -109,6 +133,10 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     gauss_newton : bool, default=False
         Use the Gauss-Newton matrix instead of the Hessian (skorch nets only); it is
         positive semi-definite for non-convex nets.
+    missing_label : int, float, str or None, default=-1
+        The label that marks an unlabeled (pool) row in ``y``: ``-1`` by
+        scikit-learn's semi-supervised convention; ``NaN`` and ``None`` always mark
+        one too. Pass another marker (e.g. ``np.nan``) when ``-1`` is a real class.
     n_jobs : int, default=None
         Parallel jobs for the surrogate forest and the bootstrap ensemble.
     random_state : int, RandomState instance or None, default=None
@@ -182,6 +210,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         "scaling": [StrOptions(set(FI_SCALINGS))],
         "params": [StrOptions({"all", "last"}), list],
         "gauss_newton": ["boolean"],
+        "missing_label": [numbers.Real, str, None],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -205,6 +234,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         scaling="appendix",
         params="all",
         gauss_newton=False,
+        missing_label=-1,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -224,24 +254,30 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self.scaling = scaling
         self.params = params
         self.gauss_newton = gauss_newton
+        self.missing_label = missing_label
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
     # -- scoring ---------------------------------------------------------------------
-    def _exact_scores(self, model, X, y, lab, X_pool, X_val, y_val, rng) -> np.ndarray:
-        """Query scores of ``X_pool`` for ``model`` fitted on rows ``lab``."""
+    def _exact_scores(self, model, X, y, w, lab, X_pool, X_val, y_val, rng) -> np.ndarray:
+        """Query scores of ``X_pool`` for ``model`` fitted on rows ``lab``.
+
+        ``X``, ``X_pool`` and ``X_val`` are in the container the model was fitted on
+        (a DataFrame keeps its column names, a pipeline gets its raw rows).
+        """
         record = {}
         scores = query_scores(
             model,
             self._inner(),
-            X[lab],
+            _safe_indexing(X, lab),
             y[lab],
             X_pool,
             X_val,
             y_val,
             method=self.method,
             rng=rng,
+            sample_weight=None if w is None else w[lab],
             solver=self.solver,
             damping=self.damping,
             params=self.params,
@@ -264,14 +300,18 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.solver_ = record["solver"]
         return scores
 
-    def _pool_scores(self, model, X, y, lab, pool, X_val, y_val, rng) -> np.ndarray:
+    def _pool_scores(self, model, X, y, w, lab, pool, X_val, y_val, rng) -> np.ndarray:
         """Scores of the pool rows, through the rank surrogate where it applies."""
         n_pool = len(pool)
         n_exact = int(np.ceil(self.subsample * n_pool))
         if self.method not in _INFLUENCE or n_exact >= n_pool:
-            return self._exact_scores(model, X, y, lab, X[pool], X_val, y_val, rng)
+            return self._exact_scores(
+                model, X, y, w, lab, _safe_indexing(X, pool), X_val, y_val, rng
+            )
         sub = np.sort(rng.choice(n_pool, n_exact, replace=False))
-        exact = self._exact_scores(model, X, y, lab, X[pool[sub]], X_val, y_val, rng)
+        exact = self._exact_scores(
+            model, X, y, w, lab, _safe_indexing(X, pool[sub]), X_val, y_val, rng
+        )
         surrogate = (
             RandomForestRegressor(n_estimators=100, n_jobs=self.n_jobs)
             if self.surrogate is None
@@ -279,12 +319,14 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         )
         if "random_state" in surrogate.get_params():
             surrogate.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-        surrogate.fit(X[pool[sub]], rankdata(exact))
-        return np.asarray(surrogate.predict(X[pool]), dtype=np.float64)
+        features = final_step(model, _safe_indexing(X, pool))[1]  # numbers the forest can split
+        features = check_array(features, accept_sparse=("csr", "csc"), dtype=np.float64)
+        surrogate.fit(features[sub], rankdata(exact))
+        return np.asarray(surrogate.predict(features), dtype=np.float64)
 
     # -- fitting -------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, y_oracle=None, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, y_oracle=None, X_val=None, y_val=None):
         """Fit on the labeled rows and score the pool; label ``n_rounds`` batches.
 
         Parameters
@@ -292,7 +334,11 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             All rows, labeled and unlabeled.
         y : array-like of shape (n_samples,)
-            Labels, with ``-1`` (or ``NaN``) on the unlabeled (pool) rows.
+            Labels, with ``missing_label`` (``-1`` by default) or ``NaN`` on the
+            unlabeled (pool) rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights: the labeled rows' weights reach every fit and the influence
+            computation (a pool row's queried label enters with its weight).
         y_oracle : array-like of shape (n_samples,), default=None
             The true labels, row-aligned with ``X`` (so cross-validation slices it
             like ``y``). When given, ``fit`` runs ``n_rounds`` rounds of query,
@@ -314,56 +360,94 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"InfluenceActiveLearner needs a classifier, got {type(self._inner()).__name__}."
             )
         X_in = X
-        X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=np.float64)
+        # a pipeline transforms the rows itself: they stay as given (strings, NaN)
+        raw = isinstance(self._inner(), Pipeline)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=None if raw else np.float64,
+            ensure_all_finite=not raw,
+        )
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
-        pool_mask = unlabeled_mask(y)
+        pool_mask = unlabeled_mask(y, self.missing_label)
+        if sample_weight is not None:
+            if not has_fit_parameter(self._inner(), "sample_weight"):
+                raise ValueError(
+                    f"sample_weight was passed, but {type(self._inner()).__name__}.fit takes "
+                    "no sample_weight; drop it or use an estimator that does."
+                )
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         if y_oracle is not None:
             y_oracle = column_or_1d(y_oracle)
             check_consistent_length(y, y_oracle)
         lab = np.flatnonzero(~pool_mask)
+        if np.unique(y[lab]).size < 2 and pool_mask.any():
+            raise ValueError(
+                "InfluenceActiveLearner needs at least two classes among the labeled rows, "
+                f"got one class ({np.unique(y[lab]).tolist()}); the {int(pool_mask.sum())} "
+                f"rows labeled {self.missing_label!r} (missing_label) or NaN count as "
+                f"unlabeled. If {self.missing_label!r} is a real class, pass another missing_label "
+                "(e.g. np.nan) for the unlabeled rows."
+            )
         check_two_classes(y[lab], "InfluenceActiveLearner")
         if X_val is not None or y_val is not None:
-            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=True)
+            X_val_in = X_val
+            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=True, raw=raw)
+            if hasattr(X_val_in, "iloc"):
+                X_val = X_val_in  # the model sees the container it was fitted on
         elif self.method == "if":
             raise ValueError('method="if" needs a validation set: pass X_val and y_val to fit.')
         rng = check_random_state(self.random_state)
         X_fit = X_in if hasattr(X_in, "iloc") else model_input(self._inner(), X)
+        if sp.issparse(X_fit) and X_fit.format not in ("csr", "csc"):
+            X_fit = X_fit.tocsr()
 
         y_work = y.copy()
         self.solver_ = None
         self.labeled_iter_ = np.where(pool_mask, -1, 0)
         start = time.perf_counter()
-        model = clone(self._inner()).fit(_safe_indexing(X_fit, lab), y_work[lab])
+        model = self._fit_labeled(X_fit, y_work, sample_weight, lab)
         self.history_ = [self._entry(model, 0, len(lab), X_val, y_val, start)]
         for round_ in range(1, self.n_rounds + 1 if y_oracle is not None else 1):
             pool = np.flatnonzero(self.labeled_iter_ == -1)
             if len(pool) == 0:
                 break
             start = time.perf_counter()
-            scores = self._pool_scores(model, X, y_work, lab, pool, X_val, y_val, rng)
+            w = sample_weight
+            scores = self._pool_scores(model, X_fit, y_work, w, lab, pool, X_val, y_val, rng)
             picked = pool[np.argsort(-scores, kind="stable")[: self.batch_size]]
-            missing = unlabeled_mask(y_oracle[picked])
+            missing = unlabeled_mask(y_oracle[picked], self.missing_label)
             if missing.any():
                 raise ValueError(
                     f"y_oracle has no label for the queried rows "
-                    f"{picked[missing][:10].tolist()}; give a true label for every pool row."
+                    f"{picked[missing][:10].tolist()} (they hold NaN or the missing_label "
+                    f"marker {self.missing_label!r}); give a true label for every pool row, "
+                    f"or pass another missing_label if {self.missing_label!r} is a real class."
                 )
             y_work[picked] = y_oracle[picked]
             self.labeled_iter_[picked] = round_
             lab = np.flatnonzero(self.labeled_iter_ >= 0)
-            model = clone(self._inner()).fit(_safe_indexing(X_fit, lab), y_work[lab])
+            model = self._fit_labeled(X_fit, y_work, sample_weight, lab)
             self.history_.append(self._entry(model, round_, len(lab), X_val, y_val, start))
             self._log(self.history_[-1])
         # the scores of the final model, for query()
         pool = np.flatnonzero(self.labeled_iter_ == -1)
         self.scores_ = np.full(len(y), np.nan)
         if len(pool):
-            self.scores_[pool] = self._pool_scores(model, X, y_work, lab, pool, X_val, y_val, rng)
+            self.scores_[pool] = self._pool_scores(
+                model, X_fit, y_work, sample_weight, lab, pool, X_val, y_val, rng
+            )
         self.estimator_ = model
         self.transduction_ = y_work
         self.classes_ = np.unique(y_work[lab])
         return self
+
+    def _fit_labeled(self, X_fit, y, w, lab):
+        """A clone of the estimator fitted on the labeled rows ``lab`` (with their weights)."""
+        kwargs = {} if w is None else {"sample_weight": w[lab]}
+        return clone(self._inner()).fit(_safe_indexing(X_fit, lab), y[lab], **kwargs)
 
     def _entry(self, model, round_, n_labeled, X_val, y_val, start) -> dict:
         score = np.nan if X_val is None else float(model.score(model_input(model, X_val), y_val))
@@ -419,7 +503,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         y = column_or_1d(y)
-        keep = np.flatnonzero(~unlabeled_mask(y))
+        keep = np.flatnonzero(~unlabeled_mask(y, self.missing_label))
         if len(keep) == 0:
             raise ValueError("y has no labeled row to score against.")
         weight = None if sample_weight is None else np.asarray(sample_weight)[keep]

@@ -14,15 +14,22 @@ import time
 from abc import abstractmethod
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _num_samples, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_samples,
+    has_fit_parameter,
+    validate_data,
+)
 
 from ._delegate import DelegateMixin
-from .adapters import model_input
-from .utils import check_two_classes, check_validation_set, check_xy, n_to_drop
+from .adapters import is_torch_model, model_input
+from .utils import check_target, check_two_classes, check_validation_set, check_xy, n_to_drop
 
 __all__ = ["BaseRowSelector", "ScoredRows"]
 
@@ -49,28 +56,65 @@ class ScoredRows:
         is computed once per ``fit`` lives there (its model, its ``cache``).
     cache : dict
         Room for a subclass's once-per-fit results.
+    sample_weight : ndarray of shape (n,) or None
+        The weight of every training row (``None``: unweighted).
+    raw : bool
+        The estimator is a pipeline that transforms the rows itself: the rows it
+        scores (:attr:`X_scored`, :attr:`X_val`) are the rows as given, not
+        validated to floats.
     """
 
-    def __init__(self, selector, X, y, X_fit, y_fit, scored, X_val, y_val, val_kw):
+    def __init__(
+        self, selector, X, y, X_fit, y_fit, scored, X_val, y_val, val_kw, sample_weight=None
+    ):
         self._selector = selector
         self.X, self.y, self.X_fit, self.y_fit = X, y, X_fit, y_fit
+        self.sample_weight = sample_weight
         self.scored = scored
         self.X_val, self.y_val, self.val_kw = X_val, y_val, val_kw
         self.val = None
         self.parent = self
         self.cache = {}
+        self.raw = False
         self._model = None
         self._same_fit_as_parent = False
 
     @property
     def X_scored(self):
-        """The validated scored rows."""
-        return self.X[self.scored]
+        """The scored rows (validated, or as given for a pipeline)."""
+        return self.rows(self.scored)
+
+    def rows(self, positions):
+        """The training rows at ``positions`` as the estimator's measures take them."""
+        return _safe_indexing(self.X_fit, positions) if self.raw else self.X[positions]
 
     @property
     def y_scored(self) -> np.ndarray:
         """Their targets."""
         return self.y[self.scored]
+
+    @property
+    def weight_scored(self) -> np.ndarray | None:
+        """The scored rows' weights (``None`` when unweighted)."""
+        return None if self.sample_weight is None else self.sample_weight[self.scored]
+
+    @property
+    def weight_val(self) -> np.ndarray | None:
+        """The validation rows' weights, when they are training rows of a weighted fit."""
+        if self.sample_weight is None or self.val is None:
+            return None
+        return self.sample_weight[self.val]
+
+    def fit_clone(self, rows, y_fit=None, weights=None):
+        """A clone of the estimator fitted on ``rows`` (their weights times ``weights``)."""
+        y_fit = self.y_fit if y_fit is None else y_fit
+        w = None if self.sample_weight is None else self.sample_weight[rows]
+        if weights is not None:
+            w = weights[rows] if w is None else w * weights[rows]
+        kwargs = {} if w is None else {"sample_weight": w}
+        return clone(self._selector._inner()).fit(
+            _safe_indexing(self.X_fit, rows), _safe_indexing(y_fit, rows), **kwargs
+        )
 
     @property
     def fitted(self) -> bool:
@@ -83,9 +127,7 @@ class ScoredRows:
             self._model = self.parent.model()
         if self._model is None:
             start = time.perf_counter()
-            self._model = clone(self._selector._inner()).fit(
-                _safe_indexing(self.X_fit, self.scored), _safe_indexing(self.y_fit, self.scored)
-            )
+            self._model = self.fit_clone(self.scored)
             self._selector._log(
                 f"fitted the model on {len(self.scored)} rows in {time.perf_counter() - start:.2f}s"
             )
@@ -93,13 +135,22 @@ class ScoredRows:
 
     def restricted(self, scored, val):
         """The same data with other scored rows and validation rows ``val`` (or None)."""
-        X_val = None if val is None else self.X[val]
+        X_val = None if val is None else self.rows(val)
         y_val = None if val is None else self.y[val]
         val_kw = {} if val is None else {k: _safe_indexing(v, val) for k, v in self.val_kw.items()}
         rows = ScoredRows(
-            self._selector, self.X, self.y, self.X_fit, self.y_fit, scored, X_val, y_val, val_kw
+            self._selector,
+            self.X,
+            self.y,
+            self.X_fit,
+            self.y_fit,
+            scored,
+            X_val,
+            y_val,
+            val_kw,
+            self.sample_weight,
         )
-        rows.val, rows.parent = val, self.parent
+        rows.val, rows.parent, rows.raw = val, self.parent, self.raw
         rows._same_fit_as_parent = np.array_equal(scored, self.parent.scored)
         return rows
 
@@ -122,6 +173,12 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = False  # one target column, always
+        return tags
 
     #: The fitted attribute that holds one result per row (``nan`` on held-out rows),
     #: and whether the rows with the highest result are dropped first (``scores_``:
@@ -220,7 +277,9 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     def _what_needs_validation(self) -> str:
         return type(self).__name__
 
-    def _fit_selector(self, X, y, X_val=None, y_val=None, *, aligned=None, aligned_val=None):
+    def _fit_selector(
+        self, X, y, X_val=None, y_val=None, *, sample_weight=None, aligned=None, aligned_val=None
+    ):
         """Validate, score, select and refit. Sets every fitted attribute.
 
         ``aligned`` holds extra row-aligned arrays (name -> array, one value per row
@@ -228,22 +287,36 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         they are sliced to the held-out rows when ``validation`` splits internally.
         With explicit ``X_val``, ``aligned_val`` holds them for the rows of ``X_val``
         instead. The resolved arrays reach :meth:`_score_rows` as ``rows.val_kw``.
-        The public ``fit`` validates the parameters (``_fit_context``) before.
+        ``sample_weight`` (one per row of ``X``) reaches every fit of the estimator
+        and the scoring. The public ``fit`` validates the parameters
+        (``_fit_context``) before.
         """
         classifier = is_classifier(self._inner())
+        # a pipeline transforms the rows itself: they stay as given (strings, NaN)
+        raw = isinstance(self._inner(), Pipeline)
         X_in, y_in = X, y
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=("csr", "csc"),
-            dtype=np.float64,
+            dtype=None if raw else np.float64,
+            ensure_all_finite=not raw,
             y_numeric=not classifier,
             multi_output=False,
         )
-        X, y = check_xy(X, y, classifier=classifier)
+        if raw:
+            y = check_target(X, y, classifier=classifier)
+        else:
+            X, y = check_xy(X, y, classifier=classifier)
         if classifier:
             self.classes_ = np.unique(y)
+            if is_torch_model(self._inner()) and y.dtype.kind not in "iubf":
+                raise ValueError(
+                    f"{type(self._inner()).__name__} trains on integer class indices "
+                    f"0..K-1, but y holds {y.dtype} labels (e.g. {y[0]!r}); encode them "
+                    "first, e.g. y = sklearn.preprocessing.LabelEncoder().fit_transform(y)."
+                )
         aligned = {k: v for k, v in (aligned or {}).items() if v is not None}
         aligned_val = {k: v for k, v in (aligned_val or {}).items() if v is not None}
         for name, values in aligned.items():
@@ -254,7 +327,16 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 )
         # fit on pandas rows when given, so that the inner estimator keeps the names
         X_fit = X_in if hasattr(X_in, "iloc") else model_input(self._inner(), X)
+        if raw and sp.issparse(X_fit) and X_fit.format not in ("csr", "csc"):
+            X_fit = X_fit.tocsr()
         y_fit = y_in if hasattr(y_in, "iloc") else y
+        if sample_weight is not None:
+            if not has_fit_parameter(self._inner(), "sample_weight"):
+                raise ValueError(
+                    f"sample_weight was passed, but {type(self._inner()).__name__}.fit takes "
+                    "no sample_weight; drop it or use an estimator that does."
+                )
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         if X_val is None and y_val is None:
             if aligned_val:
                 raise ValueError(
@@ -262,11 +344,14 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     f"y_val; without them pass {', '.join(aligned_val)} (one value per "
                     "row of X) and it is sliced to the held-out rows."
                 )
-            every = ScoredRows(self, X, y, X_fit, y_fit, np.arange(len(y)), None, None, aligned)
+            every = ScoredRows(
+                self, X, y, X_fit, y_fit, np.arange(len(y)), None, None, aligned, sample_weight
+            )
+            every.raw = raw
             fits = [every.restricted(scored, val) for scored, val in self._validation_plan(y)]
         else:
             X_val_arr, y_val_arr = check_validation_set(
-                X_val, y_val, X.shape[1], classifier=classifier
+                X_val, y_val, X.shape[1], classifier=classifier, raw=raw
             )
             missing = sorted(set(aligned) - set(aligned_val))
             if missing:
@@ -281,8 +366,18 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                         f"({X_val_arr.shape[0]}), got {_num_samples(values)}."
                     )
             every = ScoredRows(
-                self, X, y, X_fit, y_fit, np.arange(len(y)), X_val_arr, y_val_arr, aligned_val
+                self,
+                X,
+                y,
+                X_fit,
+                y_fit,
+                np.arange(len(y)),
+                X_val_arr,
+                y_val_arr,
+                aligned_val,
+                sample_weight,
             )
+            every.raw = raw
             fits = [every]
         if classifier:
             for rows in fits:
@@ -330,10 +425,7 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             f"dropped {len(self.trimmed_indices_)} rows; refitting on "
             f"{len(self.sample_indices_)} rows"
         )
-        return clone(self._inner()).fit(
-            _safe_indexing(rows.X_fit, self.sample_indices_),
-            _safe_indexing(rows.y_fit, self.sample_indices_),
-        )
+        return rows.fit_clone(self.sample_indices_)
 
     def fit_resample(self, X, y, **fit_params):
         """Fit, then return the kept rows (imbalanced-learn's sampler protocol).
@@ -350,11 +442,14 @@ class BaseRowSelector(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         X_resampled : {array-like, sparse matrix} of shape (n_kept, n_features)
-            The rows in :attr:`sample_indices_`, of the same type as ``X``.
+            The rows in :attr:`sample_indices_`, of the same type as ``X`` (a
+            sparse matrix in a format without row indexing comes back as CSR).
         y_resampled : array-like of shape (n_kept,)
             Their targets.
         """
         self.fit(X, y, **fit_params)
+        if sp.issparse(X) and X.format not in ("csr", "csc"):
+            X = X.tocsr()  # COO, DIA, ... cannot be indexed by rows
         return (
             _safe_indexing(X, self.sample_indices_),
             _safe_indexing(y, self.sample_indices_),

@@ -13,6 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 
 from ._base import BaseRowSelector
+from .adapters import model_input
 from .exceptions import UnsupportedModelError
 from .valuation import (
     EXACT_MAX_N,
@@ -21,6 +22,7 @@ from .valuation import (
     MSRSampler,
     PermutationSampler,
     ValuationResult,
+    data_oob_values,
     exact_values,
     knn_shapley,
     loo_values,
@@ -29,7 +31,7 @@ from .valuation import (
 
 __all__ = ["ShapleyValuator"]
 
-METHODS = ("tmc", "beta", "banzhaf", "loo", "knn", "exact")
+METHODS = ("tmc", "beta", "banzhaf", "loo", "knn", "exact", "data_oob")
 
 
 class ShapleyValuator(BaseRowSelector):
@@ -40,15 +42,19 @@ class ShapleyValuator(BaseRowSelector):
     score (``scoring``) of a clone of ``estimator`` fitted on ``S``; each row gets a
     value — higher = more valuable — by ``method``. The ``budget`` lowest-valued rows
     are dropped and a clone is refitted on the kept training rows plus the validation
-    rows. Every fit runs through joblib (``n_jobs``, or any
-    ``joblib.parallel_backend`` the caller sets, dask and ray included).
+    rows. ``method="data_oob"`` needs no validation rows: it values every row by the
+    models fitted on bootstrap samples without it. Every fit runs through joblib
+    (``n_jobs``, or any ``joblib.parallel_backend`` the caller sets, dask and ray
+    included).
 
     Parameters
     ----------
     estimator : estimator object, default=None
         Any scikit-learn estimator with ``fit`` and ``predict``; ``None`` means
-        ``LogisticRegression()``. ``method="knn"`` needs a ``KNeighborsClassifier``.
-    method : {"tmc", "beta", "banzhaf", "loo", "knn", "exact"}, default="tmc"
+        ``LogisticRegression()``. ``method="knn"`` needs a ``KNeighborsClassifier``;
+        ``method="data_oob"`` a classifier or a regressor.
+    method : {"tmc", "beta", "banzhaf", "loo", "knn", "exact", "data_oob"}, \
+            default="tmc"
         How values are computed:
 
         - ``"tmc"`` — Shapley values by truncated Monte Carlo permutations
@@ -65,16 +71,27 @@ class ShapleyValuator(BaseRowSelector):
           ``scoring`` is not used; no model is fitted.
         - ``"exact"`` — exact Shapley values by enumerating all ``2^n`` subsets;
           refused above 20 training rows.
+        - ``"data_oob"`` — Data-OOB (Kwon & Zou 2023): the mean out-of-bag score of
+          the row's own target over ``n_estimators`` models fitted on bootstrap
+          samples that left it out — the correctness of its label (classifiers), the
+          negative squared error (regressors). No validation rows, no ``scoring``; a
+          ``RandomForest*``, ``ExtraTrees*`` (``bootstrap=True``) or ``Bagging*``
+          estimator is fitted once and its members' own bootstrap samples are read.
+          A row in every bootstrap sample gets ``nan`` (with a warning) and is never
+          dropped. See :func:`skinfluence.valuation.data_oob_values`.
     budget : int or float, default=0.05
         Rows to drop, lowest value first: an int is a count, a float in ``[0, 1)`` a
         fraction of the valued training rows, 0 keeps every row.
-    validation : float, default=0.2
+    validation : "auto", float or None, default="auto"
         Share of the rows held out (stratified for classifiers) to score subsets on
         when ``X_val, y_val`` are not passed to :meth:`fit`. Held-out rows are never
-        valued or dropped, and join the final refit.
+        valued or dropped, and join the final refit. ``"auto"``: 0.2 for the methods
+        that score subsets on validation rows, none for ``"data_oob"`` (every row is
+        valued); ``None`` holds nothing out (``"data_oob"`` only).
     scoring : str, callable or None, default=None
         Utility scorer (a scikit-learn scorer name or ``scorer(estimator, X, y)``);
-        ``None`` uses ``estimator.score`` (accuracy or R²).
+        ``None`` uses ``estimator.score`` (accuracy or R²). Not used by ``"knn"``
+        and ``"data_oob"``.
     default_score : float or None, default=None
         Utility of subsets that cannot be fitted: the empty set and, for classifiers,
         one-class subsets (and any subset whose fit raises, with a
@@ -101,7 +118,9 @@ class ShapleyValuator(BaseRowSelector):
     draws_per_task : int or "auto", default="auto"
         Permutations (``tmc``, ``beta``) or subsets (``banzhaf``) per joblib task;
         ``"auto"`` aims at about 64 fits per task. It fixes the random stream: results
-        depend on it, not on ``n_jobs``.
+        depend on it, not on ``n_jobs``. ``data_oob``: bootstrap models per task
+        (``"auto"``: about 32 tasks); each model's draw is seeded by its number, so
+        the values do not depend on it.
     batch_size : int or "auto"
         Former name of ``draws_per_task``.
 
@@ -109,12 +128,19 @@ class ShapleyValuator(BaseRowSelector):
            ``batch_size`` was renamed ``draws_per_task`` and will be removed in 0.2.
     cache : bool, default=False
         Remember the utility of subsets already seen (within a process).
+    n_estimators : int or None, default=None
+        ``method="data_oob"`` only: the number of bootstrap models (at least 2).
+        ``None``: 100 bootstrap fits, or the ``n_estimators`` of a bagging ensemble
+        (whose own members are the bootstrap models); an int also sets the
+        ensemble's.
     n_jobs : int or None, default=None
         Parallel jobs for the fits (joblib); ``None`` defers to the active
         ``joblib.parallel_backend`` / ``parallel_config``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the validation split and the sampling. Fixed, the values are the same
-        for any ``n_jobs`` and backend (unless ``max_time`` stops the sampling).
+        Seeds the validation split and the sampling (``data_oob``: the bootstrap
+        draws, or a bagging ensemble whose ``random_state`` is ``None``). Fixed, the
+        values are the same for any ``n_jobs`` and backend (unless ``max_time`` stops
+        the sampling).
     verbose : int, default=0
         Print the stages and show a progress bar (tqdm when installed).
 
@@ -122,17 +148,20 @@ class ShapleyValuator(BaseRowSelector):
     ----------
     values_ : ndarray of shape (n_samples,)
         Value of each row; higher = more valuable. Held-out validation rows are not
-        valued and hold ``nan``.
+        valued and hold ``nan`` (as do, for ``data_oob``, rows never out of bag).
     values_stderr_ : ndarray of shape (n_samples,)
         Standard error of each value (0 for ``loo``, ``knn`` and ``exact``; ``nan``
         on held-out rows).
     n_iter_ : int
         Permutations (``tmc``, ``beta``) or subsets (``banzhaf``) sampled; subsets
-        fitted for ``loo`` and ``exact``; 1 for ``knn`` (one closed-form pass).
+        fitted for ``loo`` and ``exact``; 1 for ``knn`` (one closed-form pass);
+        bootstrap models for ``data_oob``.
     n_evaluations_ : int
-        Utility evaluations (fit and score of a subset).
+        Utility evaluations (fit and score of a subset); ``data_oob``: fits (1 for
+        a bagging ensemble).
     converged_ : bool
-        Whether the stopping rule was met (True for the exact methods).
+        Whether the stopping rule was met (True for the exact methods and
+        ``data_oob``).
     trimmed_indices_ : ndarray of shape (n_dropped,)
         Rows dropped, lowest value first.
     sample_indices_ : ndarray of shape (n_samples - n_dropped,)
@@ -155,7 +184,8 @@ class ShapleyValuator(BaseRowSelector):
     -----
     Cost in fits of the model: ``tmc`` and ``beta`` up to ``n − 1`` per permutation
     (fewer with truncation), ``banzhaf`` one per subset, ``loo`` ``n + 1``,
-    ``exact`` ``2^n``, ``knn`` none (``O(n_val · n log n)``).
+    ``exact`` ``2^n``, ``knn`` none (``O(n_val · n log n)``), ``data_oob``
+    ``n_estimators`` (one for a bagging ensemble).
 
     To run the fits on a cluster, wrap ``fit`` in a joblib backend, for instance
     ``with joblib.parallel_backend("dask"): valuator.fit(X, y)`` with a
@@ -203,6 +233,7 @@ class ShapleyValuator(BaseRowSelector):
             Hidden(StrOptions({"deprecated"})),
         ],
         "cache": ["boolean"],
+        "n_estimators": [Interval(Integral, 2, None, closed="left"), None],
         "n_jobs": [Integral, None],
     }
 
@@ -212,7 +243,7 @@ class ShapleyValuator(BaseRowSelector):
         *,
         method="tmc",
         budget=0.05,
-        validation=0.2,
+        validation="auto",
         scoring=None,
         default_score=None,
         max_iter=1000,
@@ -224,6 +255,7 @@ class ShapleyValuator(BaseRowSelector):
         draws_per_task="auto",
         batch_size="deprecated",
         cache=False,
+        n_estimators=None,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -243,18 +275,13 @@ class ShapleyValuator(BaseRowSelector):
         self.draws_per_task = draws_per_task
         self.batch_size = batch_size
         self.cache = cache
+        self.n_estimators = n_estimators
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.multi_label = False  # one target column, always
-        return tags
-
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, sample_weight=None):
         """Value the training rows, drop the ``budget`` least valuable, refit.
 
         Parameters
@@ -266,9 +293,15 @@ class ShapleyValuator(BaseRowSelector):
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation rows the utility scores on, already transformed like ``X``
             (inside a pipeline, earlier steps do not transform fit parameters).
-            Overrides ``validation``; every row of ``X`` is then valued.
+            Overrides ``validation``; every row of ``X`` is then valued. Not used
+            by ``method="data_oob"``.
         y_val : array-like of shape (n_val,), default=None
             Validation targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the training rows, passed (sliced to the rows) to every fit of
+            the estimator: each coalition's, the bootstrap fits of ``"data_oob"`` and
+            the refit. A row of weight 0 changes no fit, so its value is 0 under the
+            exact, leave-one-out and sampled methods. ``method="knn"`` takes no weights.
 
         Returns
         -------
@@ -288,7 +321,13 @@ class ShapleyValuator(BaseRowSelector):
                 FutureWarning,
                 stacklevel=3,  # fit's caller (under the _fit_context wrapper)
             )
-        return self._fit_selector(X, y, X_val, y_val)
+        return self._fit_selector(X, y, X_val, y_val, sample_weight=sample_weight)
+
+    def _needs_validation(self) -> bool:
+        return self.method != "data_oob"
+
+    def _what_needs_validation(self) -> str:
+        return f"method={self.method!r}"
 
     def _draws_per_task(self):
         """``draws_per_task``, or the deprecated ``batch_size`` when that was given."""
@@ -323,13 +362,28 @@ class ShapleyValuator(BaseRowSelector):
         return MSRSampler()
 
     def _score_rows(self, rows):
-        X, y, X_val, y_val = rows.X_scored, rows.y_scored, rows.X_val, rows.y_val
-        self._check_beta_params()  # for every method, as a parameter check
         inner = self._inner()
+        # the rows as the estimator takes them (float32 for a skorch net)
+        X = model_input(inner, rows.X_scored)
+        X_val = None if rows.X_val is None else model_input(inner, rows.X_val)
+        y, y_val, weights = rows.y_scored, rows.y_val, rows.weight_scored
+        self._check_beta_params()  # for every method, as a parameter check
         n = X.shape[0]
         start = time.perf_counter()
         if self.method == "knn":
             result = self._knn(inner, X, y, X_val, y_val)
+        elif self.method == "data_oob":
+            result = data_oob_values(
+                inner,
+                X,
+                y,
+                n_estimators=self.n_estimators,
+                sample_weight=weights,
+                draws_per_task=self._draws_per_task(),
+                n_jobs=self.n_jobs,
+                random_state=self.random_state,
+                verbose=self.verbose,
+            )
         else:
             if self.method == "exact" and n > EXACT_MAX_N:
                 raise ValueError(
@@ -346,6 +400,7 @@ class ShapleyValuator(BaseRowSelector):
                 scoring=self.scoring,
                 default_score=self.default_score,
                 cache=self.cache,
+                sample_weight=weights,
             )
             if self.method == "exact":
                 result = exact_values(

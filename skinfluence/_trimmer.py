@@ -5,7 +5,9 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.base import _fit_context, is_classifier
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import has_fit_parameter
 
@@ -20,21 +22,120 @@ from .influence import (
     MEASURES,
     OBJECTIVES,
     BaseObjective,
+    Measure,
+    check_model_agnostic,
     compute_scores,
-    estimate_label_issues,
+    decision_proba,
+    estimate_n_issues,
+    label_quality,
+    loo_probabilities,
+    out_of_sample_output,
+    register_measure,
+)
+from .valuation import data_oob_values
+
+
+def data_oob_scores(
+    estimator,
+    X,
+    y,
+    X_val,
+    y_val,
+    *,
+    n_estimators=None,
+    n_jobs=None,
+    random_state=None,
+    sample_weight=None,
+    cache=None,
+) -> np.ndarray:
+    """Minus the Data-OOB value of every row (``method="data_oob"``; higher = trim first).
+
+    The measure of :func:`skinfluence.valuation.data_oob_values` (Kwon & Zou 2023): the
+    mean out-of-bag correctness of the row's label (classifiers) or squared error
+    (regressors) over bootstrap fits of the estimator, negated. Registered here, at
+    the estimator layer, because its engine is in ``skinfluence.valuation``, which the
+    measures of ``skinfluence.influence`` may not import. A row inside every bootstrap
+    sample has no value (the engine warns); it gets the lowest score of the others,
+    so it is trimmed last.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The unfitted classifier or regressor.
+    X, y : training rows and their labels
+    X_val, y_val : ignored (no validation set is used)
+    n_estimators, n_jobs, random_state
+        As in :func:`~skinfluence.valuation.data_oob_values` (``None``: 100 bootstrap
+        fits, or a bagging ensemble's own members).
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Frequency weights: rows are drawn into the bootstrap samples in proportion.
+    cache : dict or None, default=None
+        When given, the out-of-bag vote shares of the classes are left in
+        ``cache["proba"]`` (classifiers), for ``budget="auto"``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    check_model_agnostic(estimator, "data_oob")
+    result = data_oob_values(
+        estimator,
+        model_input(estimator, X),
+        y,
+        n_estimators=n_estimators,
+        n_jobs=n_jobs,
+        random_state=random_state,
+        sample_weight=sample_weight,
+    )
+    scores = -np.asarray(result.values, dtype=np.float64)
+    never = np.isnan(scores)
+    if never.any():
+        scores[never] = np.min(scores[~never]) if (~never).any() else 0.0
+    if cache is not None and result.oob_proba is not None:
+        cache["proba"] = result.oob_proba
+    return scores
+
+
+register_measure(
+    Measure(
+        "data_oob",
+        data_oob_scores,
+        (),
+        "none",
+        False,
+        ("n_estimators", "n_jobs", "random_state", "cache"),
+        inputs="estimator",
+        weights="own",
+    )
 )
 
 #: What ``method="auto"`` runs for each adapter family (``adapters.model_family``):
 #: the best detector of mislabeled rows under the realistic protocol
 #: (benchmarks/bench_label_issues.py, docs/label_issues.md).
-AUTO_METHODS = {"linear": "loo_confidence", "torch": "loo_confidence"}
-#: ``method="auto"`` for a model without an adapter family.
-AUTO_METHOD = "loo_confidence"
+AUTO_METHODS = {"linear": "loo_confidence", "torch": "loo_confidence", "trees": "leaf_loo"}
+#: ``method="auto"`` for a model without an adapter family: the better model-agnostic
+#: detector of the label-issue benchmark's ``--part agnostic`` (docs/model_agnostic.md).
+AUTO_METHOD = "oof_confidence"
 
 
 def auto_method(estimator) -> str:
-    """The method ``method="auto"`` runs for ``estimator``."""
-    return AUTO_METHODS.get(model_family(estimator), AUTO_METHOD)
+    """The method ``method="auto"`` runs for ``estimator``.
+
+    ``AUTO_METHODS`` for a model with an adapter (a pipeline's by its final model),
+    else ``AUTO_METHOD``; a classifier with neither ``predict_proba`` nor
+    ``decision_function`` gets ``"data_oob"`` (out-of-bag votes need only ``predict``).
+    """
+    # a pipeline is scored through its final model (influence.final_step)
+    family = model_family(estimator[-1] if isinstance(estimator, Pipeline) else estimator)
+    if family is not None:
+        return AUTO_METHODS.get(family, AUTO_METHOD)
+    if (
+        AUTO_METHOD == "oof_confidence"
+        and is_classifier(estimator)
+        and out_of_sample_output(estimator) is None
+    ):
+        return "data_oob"
+    return AUTO_METHOD
 
 
 #: ``noisy_validation=`` choices: how validation rows drawn from the training data are
@@ -89,8 +190,8 @@ class InfluenceTrimmer(BaseRowSelector):
 
     ``fit`` fits a clone of ``estimator``, scores every training row with ``method``,
     drops the ``budget`` highest-scored rows and refits a clone on the kept rows. A
-    method that needs no validation set (``"loo_confidence"``, ``"self"``) scores
-    every row against the model fitted on all of them; a validation-based one scores
+    method that needs no validation set (``"loo_confidence"``, ``"oof_confidence"``,
+    ``"data_oob"``, ``"self"``) scores every row; a validation-based one scores
     against ``validation`` (by default 5-fold cross-fitting, so that every row is
     scored) or ``X_val, y_val``.
 
@@ -98,23 +199,40 @@ class InfluenceTrimmer(BaseRowSelector):
     ----------
     estimator : estimator object, default=None
         The model to clean the data for; ``None`` means
-        ``LogisticRegression()``. Supported: ``LogisticRegression`` (L2 or no
-        penalty), ``SGDClassifier(loss="log_loss")`` (binary), ``LinearRegression``,
-        ``Ridge``, ``SGDRegressor(loss="squared_error")`` and skorch nets.
-    method : {"auto", "loo_confidence", "fi", "if", "ip", "ip_ensemble", "self", \
-            "tracin", "self_tracin", "datainf", "representer", "gif", "random"}, \
-            default="auto"
+        ``LogisticRegression()``. Every method runs on ``LogisticRegression`` (L2 or
+        no penalty), ``SGDClassifier(loss="log_loss")`` (binary),
+        ``LinearRegression``, ``Ridge``, ``SGDRegressor(loss="squared_error")`` and
+        skorch nets (they have an adapter); the model-agnostic methods
+        ``"oof_confidence"`` and ``"data_oob"`` (what ``"auto"`` runs for any other
+        model) on any scikit-learn classifier or regressor: ``SVC``,
+        ``KNeighborsClassifier``, ``MLPClassifier``, ``GaussianNB``, forests,
+        stacking models, pipelines.
+    method : {"auto", "loo_confidence", "oof_confidence", "data_oob", "fi", "if", \
+            "ip", "ip_ensemble", "self", "tracin", "self_tracin", "datainf", \
+            "representer", "gif", "random"}, default="auto"
         The influence measure. Every score is oriented so that higher = trimmed
         first:
 
         - ``"auto"`` — the method that found mislabeled rows best under the
           realistic protocol (validation rows drawn from the same noisy data) for
           the model family: ``"loo_confidence"`` for linear models and nets
-          (``docs/label_issues.md``); :attr:`method_` records it.
+          (``docs/label_issues.md``), ``"oof_confidence"`` for a model without an
+          adapter (``docs/model_agnostic.md``; ``"data_oob"`` for a classifier with
+          neither ``predict_proba`` nor ``decision_function``); :attr:`method_`
+          records it.
         - ``"loo_confidence"`` — ``1 -`` the probability of the row's own label
           when the row is left out (``label_score``), from the one-Newton-step
           leave-one-out predictions (Rad & Maleki 2020); no validation set, no
           refit. Regressors: the standardised leave-one-out residual.
+        - ``"oof_confidence"`` — the same score on out-of-fold predictions: clones
+          fitted on ``cv`` folds (stratified for classifiers) predict the rows
+          they did not see (``predict_proba``, else ``decision_function`` through a
+          sigmoid / softmax); any classifier or regressor, ``cv`` fits.
+        - ``"data_oob"`` — minus the Data-OOB value (Kwon & Zou 2023): the mean
+          out-of-bag correctness of the row's label (classifiers; squared error
+          for regressors) over ``n_estimators`` bootstrap fits, or over a
+          forest's or bagging model's own members from one fit; any classifier or
+          regressor. A row in every bootstrap sample gets the lowest score.
 
         - ``"fi"`` — FI^util of seed 000: the local influence of a perturbation of
           the row's features on the mean validation loss (≥ 0; large = the
@@ -156,7 +274,9 @@ class InfluenceTrimmer(BaseRowSelector):
         Rows to drop: an int is a count, a float in ``[0, 1)`` a fraction of the
         scored training rows, 0 keeps every row, ``"auto"`` the number of label
         issues estimated by the confident joint of the leave-one-out probabilities
-        (Northcutt et al. 2021; classifiers; :attr:`n_issues_`).
+        (Northcutt et al. 2021; classifiers; :attr:`n_issues_`) — for
+        ``"oof_confidence"`` of the out-of-fold probabilities, for ``"data_oob"`` of
+        the out-of-bag vote shares (the ones the scores were made of: no more fits).
     validation : "auto", float, int or None, default="auto"
         The validation rows of a validation-based method, when ``X_val, y_val`` are
         not passed to :meth:`fit`: a float is a share held out (stratified for
@@ -168,18 +288,19 @@ class InfluenceTrimmer(BaseRowSelector):
         (fewer when a class has fewer rows; a 0.2 share below 2).
     label_score : {"self_confidence", "normalized_margin", \
             "confidence_weighted_entropy"}, default="self_confidence"
-        ``method="loo_confidence"`` (classifiers): cleanlab's label-quality score
-        computed on the leave-one-out probabilities.
-    noisy_validation : {"keep", "drop_flagged", "trim_loss"}, default="keep"
-        Validation-based methods, when the validation rows come from the training
-        data (``validation`` a share or folds; ``X_val`` is used as given): their
-        labels are as noisy as the rest, and influence on a noisy validation loss
-        ranks mislabeled rows poorly. ``"drop_flagged"`` leaves out of the
-        validation objective the rows ``"loo_confidence"`` flags as likely
-        mislabeled (as many as ``budget="auto"`` estimates); ``"trim_loss"`` leaves
-        out the same share of validation rows, those whose labels the scoring fit
-        finds least likely (a trimmed validation loss); ``"keep"`` uses them all.
-        Classifiers only for the first two.
+        ``method="loo_confidence"`` and ``"oof_confidence"`` (classifiers): cleanlab's
+        label-quality score computed on the leave-one-out (out-of-fold)
+        probabilities.
+    noisy_validation : {"drop_flagged", "trim_loss", "keep"}, default="drop_flagged"
+        Validation-based methods of a classifier, when the validation rows come
+        from the training data (``validation`` a share or folds; ``X_val`` is used as
+        given): their labels are as noisy as the rest, and influence on a noisy
+        validation loss ranks mislabeled rows poorly (``docs/label_issues.md``).
+        ``"drop_flagged"`` leaves out of the validation objective the rows
+        ``"loo_confidence"`` flags as likely mislabeled (as many as
+        ``budget="auto"`` estimates); ``"trim_loss"`` leaves out the same share of
+        validation rows, those whose labels the scoring fit finds least likely (a
+        trimmed validation loss); ``"keep"`` uses them all (regressors always do).
     solver : {"auto", "exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", \
             "arnoldi"} or BaseSolver, default="auto"
         Inverse-Hessian-vector products: ``"auto"`` is ``"exact"`` up to 4,096
@@ -248,8 +369,11 @@ class InfluenceTrimmer(BaseRowSelector):
         ``objective="fairness"`` only: the column of ``X`` (position, or name when
         ``X`` is a DataFrame) that holds the sensitive attribute, as an alternative
         to the ``sensitive`` fit parameter. The column stays a model input.
-    n_estimators : int, default=5
-        ``method="ip_ensemble"`` only: number of dropout-masked models.
+    n_estimators : int or None, default=None
+        ``method="ip_ensemble"``: number of dropout-masked models (``None``: 5).
+        ``method="data_oob"``: number of bootstrap models, at least 2 (``None``: 100,
+        or the ``n_estimators`` of a forest or bagging model, whose own members are
+        the bootstrap models).
     dropout : float in [0, 1), default=0.1
         ``method="ip_ensemble"`` only: probability that a parameter is zeroed (the
         kept ones are scaled by ``1/(1 - dropout)``).
@@ -260,9 +384,17 @@ class InfluenceTrimmer(BaseRowSelector):
         positions in ``θ`` / a boolean mask.
     gif_fraction : float in (0, 1], default=0.05
         ``method="gif"`` only: share of each parameter group a rule selects.
+    cv : int, cross-validation generator or iterable, default=5
+        ``method="oof_confidence"`` only: the folds, as in scikit-learn (an int is
+        ``StratifiedKFold`` for classifiers, ``KFold`` for regressors, both shuffled
+        with ``random_state``); the test folds must cover every row once.
+    n_jobs : int or None, default=None
+        ``method="oof_confidence"`` and ``"data_oob"``: joblib jobs for their fits
+        (``None`` defers to the active ``joblib.parallel_backend``, dask included).
     random_state : int, RandomState instance or None, default=None
-        Seeds the validation split, ``method="random"`` and the masks of
-        ``"ip_ensemble"``.
+        Seeds the validation split, ``method="random"``, the masks of
+        ``"ip_ensemble"``, the folds of ``"oof_confidence"`` and the bootstrap
+        draws of ``"data_oob"``.
     verbose : int, default=0
         Print the stages and their timings.
 
@@ -288,7 +420,8 @@ class InfluenceTrimmer(BaseRowSelector):
     new_labels_ : ndarray of shape (n_dropped,)
         ``strategy="relabel"`` only: the labels given to ``trimmed_indices_``.
     sample_weight_ : ndarray of shape (n_samples,)
-        ``strategy="reweight"`` only: the weight of every row in the final fit.
+        ``strategy="reweight"`` only: the weight of every row in the final fit (the
+        softmax weights times the ``sample_weight`` passed to :meth:`fit`).
     temperature_ : float
         ``strategy="reweight"`` only: the ``T`` used (``inf``: equal weights).
     estimator_ : estimator
@@ -338,7 +471,9 @@ class InfluenceTrimmer(BaseRowSelector):
         "epsilon": [Interval(Real, 0, None, closed="left"), None],
         "attack": [StrOptions(set(ATTACKS))],
         "sensitive_feature": [Interval(Integral, 0, None, closed="left"), str, None],
-        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left"), None],
+        "cv": ["cv_object"],
+        "n_jobs": [Integral, None],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "gif_selection": [StrOptions(set(GIF_SELECTIONS)), "array-like"],
         "gif_fraction": [Interval(Real, 0, 1, closed="right")],
@@ -355,7 +490,7 @@ class InfluenceTrimmer(BaseRowSelector):
         budget=0.05,
         validation="auto",
         label_score="self_confidence",
-        noisy_validation="keep",
+        noisy_validation="drop_flagged",
         solver="auto",
         damping=0.0,
         scaling="appendix",
@@ -367,10 +502,12 @@ class InfluenceTrimmer(BaseRowSelector):
         epsilon=None,
         attack="boundary",
         sensitive_feature=None,
-        n_estimators=5,
+        n_estimators=None,
         dropout=0.1,
         gif_selection="gradients",
         gif_fraction=0.05,
+        cv=5,
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -395,11 +532,15 @@ class InfluenceTrimmer(BaseRowSelector):
         self.dropout = dropout
         self.gif_selection = gif_selection
         self.gif_fraction = gif_fraction
+        self.cv = cv
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, X_val=None, y_val=None, sensitive=None, sensitive_val=None):
+    def fit(
+        self, X, y, sample_weight=None, X_val=None, y_val=None, sensitive=None, sensitive_val=None
+    ):
         """Score the training rows, drop the ``budget`` most harmful, refit.
 
         Parameters
@@ -408,6 +549,14 @@ class InfluenceTrimmer(BaseRowSelector):
             Training rows.
         y : array-like of shape (n_samples,)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights: they reach every fit of the estimator (the scored one, the
+            refit), the influence computation (a row's score is that of its weighted
+            term; see :func:`~skinfluence.influence_scores`) and, for validation rows
+            drawn from ``X``, the validation loss. ``strategy="reweight"`` multiplies
+            them by its own weights. Inside a pipeline pass
+            ``influencetrimmer__sample_weight=`` (or route it with
+            ``set_fit_request(sample_weight=True)``).
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation rows to score against, already transformed like ``X`` (inside
             a pipeline, earlier steps do not transform fit parameters). Overrides
@@ -453,6 +602,7 @@ class InfluenceTrimmer(BaseRowSelector):
             y,
             X_val,
             y_val,
+            sample_weight=sample_weight,
             aligned={"sensitive": sensitive},
             aligned_val={"sensitive": sensitive_val},
         )
@@ -484,21 +634,6 @@ class InfluenceTrimmer(BaseRowSelector):
     def _what_needs_validation(self) -> str:
         return f"method={self.method_!r}"
 
-    def _auto_budget(self, rows: ScoredRows) -> int:
-        record = {}
-        n_issues = estimate_label_issues(
-            rows.model(),
-            rows.X_scored,
-            rows.y_scored,
-            solver=self.solver,
-            damping=self.damping,
-            params=self.params,
-            gauss_newton=self.gauss_newton,
-            record=record,
-        )
-        self._record_solver(record)
-        return n_issues
-
     def _record_solver(self, record: dict) -> None:
         """``solver_`` from what the dispatch ran; ``verbose`` says why for ``"auto"``."""
         if "solver" not in record:
@@ -507,38 +642,71 @@ class InfluenceTrimmer(BaseRowSelector):
             self._log(f"solver='auto' chose {record['solver']!r}: {record['solver_reason']}")
         self.solver_ = record["solver"]
 
-    def _loo_flags(self, rows: ScoredRows) -> np.ndarray:
-        """Rows of the whole training data that ``loo_confidence`` flags (computed once)."""
-        parent = rows.parent
-        if "flagged" not in parent.cache:
-            n_issues = self._auto_budget(parent)
-            scores = compute_scores(
-                parent.model(),
-                parent.X_scored,
-                parent.y_scored,
-                None,
-                None,
-                method="loo_confidence",
+    def _loo(self, rows: ScoredRows) -> tuple[np.ndarray, np.ndarray]:
+        """Leave-one-out probabilities of the rows' fit (once per fit on those rows)."""
+        key = ("loo", tuple(rows.scored[[0, -1]]), len(rows.scored))
+        if key not in rows.parent.cache:
+            record = {}
+            rows.parent.cache[key] = loo_probabilities(
+                rows.model(),
+                rows.X_scored,
+                rows.y_scored,
+                sample_weight=rows.weight_scored,
                 solver=self.solver,
                 damping=self.damping,
                 params=self.params,
                 gauss_newton=self.gauss_newton,
-                label_score=self.label_score,
+                what='budget="auto" and noisy_validation',
+                record=record,
             )
-            flagged = np.zeros(len(parent.y), dtype=bool)
-            flagged[parent.scored[np.argsort(-scores, kind="stable")[:n_issues]]] = True
-            parent.cache["flagged"] = flagged
-        return parent.cache["flagged"]
+            self._record_solver(record)
+        return rows.parent.cache[key]
+
+    def _auto_budget(self, rows: ScoredRows) -> int:
+        if MEASURES[self.method_].inputs == "estimator":
+            return self._auto_budget_model_agnostic(rows)
+        return estimate_n_issues(*self._loo(rows))
+
+    def _out_of_sample(self, rows: ScoredRows) -> dict:
+        """Where a model-agnostic measure leaves the probabilities of the rows' scores."""
+        key = ("out_of_sample", tuple(rows.scored[[0, -1]]), len(rows.scored))
+        return rows.parent.cache.setdefault(key, {})
+
+    def _auto_budget_model_agnostic(self, rows: ScoredRows) -> int:
+        """The confident joint of the out-of-fold / out-of-bag probabilities of the scores."""
+        if not is_classifier(self._inner()):
+            raise ValueError(
+                'budget="auto" estimates the number of mislabeled rows of a classifier; '
+                "pass an int or a float budget for a regressor."
+            )
+        cache = self._out_of_sample(rows)
+        if "proba" not in cache:  # the scores were made on other rows: make them here
+            self._score_rows(rows)
+        P = cache["proba"]
+        seen = np.isfinite(P).all(axis=1)  # data_oob: rows never out of bag have no votes
+        y_enc = np.searchsorted(self.classes_, rows.y_scored)
+        return estimate_n_issues(P[seen], y_enc[seen])
+
+    def _loo_flags(self, rows: ScoredRows) -> np.ndarray:
+        """Rows of the whole training data that ``loo_confidence`` flags, as many as
+        ``budget="auto"`` estimates."""
+        parent = rows.parent
+        P, y_enc = self._loo(parent)
+        quality = label_quality(P, y_enc, self.label_score)
+        flagged = np.zeros(len(parent.y), dtype=bool)
+        order = np.argsort(quality, kind="stable")[: estimate_n_issues(P, y_enc)]
+        flagged[parent.scored[order]] = True
+        return flagged
 
     def _clean_validation(self, rows: ScoredRows) -> ScoredRows:
         """``rows`` with the suspicious validation rows left out (``noisy_validation``)."""
-        if self.noisy_validation == "keep" or rows.val is None:
+        if (
+            self.noisy_validation == "keep"
+            or rows.val is None
+            or not is_classifier(self._inner())
+            or not self._needs_validation()
+        ):
             return rows
-        if not is_classifier(self._inner()):
-            raise ValueError(
-                f"noisy_validation={self.noisy_validation!r} looks for mislabeled "
-                "validation rows of a classifier; use noisy_validation='keep'."
-            )
         flagged = self._loo_flags(rows)
         if self.noisy_validation == "drop_flagged":
             keep = ~flagged[rows.val]
@@ -564,18 +732,26 @@ class InfluenceTrimmer(BaseRowSelector):
         return self._inner() if inputs == "estimator" else None
 
     def _score_rows(self, rows: ScoredRows) -> np.ndarray:
+        cache = self._out_of_sample(rows)  # model-agnostic measures leave probabilities
         rows = self._clean_validation(rows)
         sensitive = rows.val_kw.get("sensitive")
         if self.sensitive_feature is not None and rows.X_val is not None:
             sensitive = self._sensitive_column(rows.X_val)
+        X = rows.X_scored
+        if MEASURES[self.method_].inputs == "estimator":
+            # the clones see the rows as the trimmer's own fits do (pandas columns kept)
+            X = _safe_indexing(rows.X_fit, rows.scored)
+        # n_estimators=None: the measure's own default (ip_ensemble 5, data_oob 100)
+        n_estimators = {} if self.n_estimators is None else {"n_estimators": self.n_estimators}
         record = {}
         scores = compute_scores(
             self._scored_model(rows),
-            rows.X_scored,
+            X,
             rows.y_scored,
             rows.X_val,
             rows.y_val,
             method=self.method_,
+            sample_weight=rows.weight_scored,
             solver=self.solver,
             damping=self.damping,
             scaling=self.scaling,
@@ -584,16 +760,20 @@ class InfluenceTrimmer(BaseRowSelector):
             random_state=self.random_state,
             objective=self.objective,
             objective_options={
+                "weights": rows.weight_val,
                 "sensitive": sensitive,
                 "epsilon": self.epsilon,
                 "attack": self.attack,
             },
-            n_estimators=self.n_estimators,
             dropout=self.dropout,
             gif_selection=self.gif_selection,
             gif_fraction=self.gif_fraction,
             label_score=self.label_score,
+            cv=self.cv,
+            n_jobs=self.n_jobs,
+            cache=cache,
             record=record,
+            **n_estimators,
         )
         self._record_solver(record)
         return scores
@@ -606,7 +786,11 @@ class InfluenceTrimmer(BaseRowSelector):
         if len(self.classes_) == 2 or len(flagged) == 0:
             return np.where(current == self.classes_[0], self.classes_[1], self.classes_[0])
         model = rows.model()
-        proba = model.predict_proba(model_input(model, rows.X[flagged]))
+        X_flagged = model_input(model, rows.rows(flagged))
+        if hasattr(model, "predict_proba"):
+            proba = model.predict_proba(X_flagged)
+        else:  # SVC(), ridge classifiers: the likeliest class by the decision values
+            proba = decision_proba(model.decision_function(X_flagged), len(model.classes_))
         classes = np.asarray(model.classes_)
         proba = np.where(classes[None, :] == current[:, None], -np.inf, proba)
         return classes[np.argmax(proba, axis=1)]
@@ -632,10 +816,12 @@ class InfluenceTrimmer(BaseRowSelector):
         if self.strategy == "relabel":
             self.new_labels_ = self._new_labels(rows)
             self._log(f"relabeled {len(self.new_labels_)} rows; refitting on every row")
-            return clone(self._inner()).fit(rows.X_fit, self._relabeled(rows.y_fit))
-        self.sample_weight_ = self._softmax_weights(rows.scored)
+            return rows.fit_clone(self.sample_indices_, y_fit=self._relabeled(rows.y_fit))
+        weights = self._softmax_weights(rows.scored)
+        user = rows.sample_weight
+        self.sample_weight_ = weights if user is None else weights * user
         self._log("refitting on every row with softmax weights")
-        return clone(self._inner()).fit(rows.X_fit, rows.y_fit, sample_weight=self.sample_weight_)
+        return rows.fit_clone(self.sample_indices_, weights=weights)
 
     def _relabeled(self, y):
         """A copy of ``y`` (array or pandas) with ``new_labels_`` at ``trimmed_indices_``."""

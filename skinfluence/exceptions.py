@@ -1,6 +1,11 @@
 """Exceptions and warnings raised by skinfluence."""
 
-__all__ = ["UnsupportedModelError", "SingularHessianWarning", "ConvergenceWarning"]
+__all__ = [
+    "ConvergenceWarning",
+    "InfluenceReliabilityWarning",
+    "SingularHessianWarning",
+    "UnsupportedModelError",
+]
 
 from sklearn.exceptions import ConvergenceWarning
 
@@ -22,4 +27,15 @@ class SingularHessianWarning(UserWarning):
     multinomial ``LogisticRegression`` with unpenalised intercepts, whose Hessian is
     singular along the sum of the intercepts); pass ``damping > 0`` to regularise
     instead.
+    """
+
+
+class InfluenceReliabilityWarning(UserWarning):
+    """The fitted model is where influence stops predicting refits.
+
+    Raised for a (near-)separable classifier — every training row fitted with a
+    probability above 0.99 for its own label, so the weakly regularised optimum is
+    flat and single rows move it far — and for a Hessian so ill-conditioned that its
+    inverse amplifies rounding. The message says what to do (more regularisation:
+    a smaller ``C``, a larger ``alpha``, or ``damping``).
     """

@@ -312,7 +312,8 @@ def test_option_errors(tmp_path, data_csv, capsys):
         ),
         (
             ["clean", src, "--target", "label", "--model", "ridge"],
-            "choose from logistic, sgd or set --task",
+            "choose from gb, hgb, knn, lightgbm, logistic, mlp, nb, rf, sgd, svc, xgboost or "
+            "set --task",
         ),
         (["clean", src, "--target", "label", "--validation", "1.2"], "--validation"),
         (

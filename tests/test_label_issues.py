@@ -123,7 +123,9 @@ def test_auto_method_is_recorded_and_holds_nothing_out():
 
 def test_cross_fitting_scores_every_row_as_folds_done_by_hand():
     X, y, _ = _flipped(n=200)
-    trim = InfluenceTrimmer(method="if", validation=4, budget=10, random_state=3).fit(X, y)
+    trim = InfluenceTrimmer(
+        method="if", validation=4, budget=10, noisy_validation="keep", random_state=3
+    ).fit(X, y)
     assert np.isfinite(trim.scores_).all()
     total, count = np.zeros(len(y)), np.zeros(len(y))
     folds = StratifiedKFold(4, shuffle=True, random_state=3).split(X, y)
@@ -145,6 +147,24 @@ def test_validation_auto_cross_fits_validation_based_methods():
     auto = InfluenceTrimmer(method="if", budget=5, random_state=0).fit(X, y)
     five = InfluenceTrimmer(method="if", budget=5, validation=5, random_state=0).fit(X, y)
     np.testing.assert_allclose(auto.scores_, five.scores_)
+
+
+def test_drop_flagged_leaves_the_flagged_validation_rows_out():
+    X, y, _ = _flipped(n=200, flip=0.15)
+    trim = InfluenceTrimmer(method="if", validation=0.25, budget=5, random_state=0).fit(X, y)
+    assert trim.noisy_validation == "drop_flagged"
+    val = np.flatnonzero(np.isnan(trim.scores_))
+    train = np.flatnonzero(~np.isnan(trim.scores_))
+    # the rows loo_confidence flags on every training row, as many as budget="auto"
+    full = LogisticRegression().fit(X, y)
+    P = _loo_proba(full, X, y)
+    n_issues = estimate_n_issues(P, y)
+    flagged = np.argsort(-influence_scores(full, X, y, method="loo_confidence"))[:n_issues]
+    kept_val = np.setdiff1d(val, flagged)
+    assert 0 < len(kept_val) < len(val)
+    model = LogisticRegression().fit(X[train], y[train])
+    want = influence_scores(model, X[train], y[train], X[kept_val], y[kept_val], "if")
+    np.testing.assert_allclose(trim.scores_[train], want, rtol=1e-10)
 
 
 def test_confident_joint_by_hand():

@@ -442,7 +442,9 @@ def test_representer_needs_the_head_in_params(net_case):
 
 
 # -- every method through the estimators -----------------------------------------------
-ALL = [m for m in MEASURES if m not in ("tracin", "self_tracin")]
+#: measures of tree ensembles run on tree models only (tests/test_trees.py)
+TREES = {m for m, spec in MEASURES.items() if "trees" in spec.needs}
+ALL = [m for m in MEASURES if m not in ("tracin", "self_tracin") and m not in TREES]
 
 
 @pytest.mark.parametrize("method", ALL)
@@ -465,7 +467,7 @@ def test_every_method_through_trimmer_on_lr(method):
     assert trim.predict(X).shape == y.shape
 
 
-@pytest.mark.parametrize("method", list(MEASURES))
+@pytest.mark.parametrize("method", [m for m in MEASURES if m not in TREES])
 def test_every_method_through_trimmer_on_net(method):
     X, y, _, _ = multiclass_data(n=100)
     net = NeuralNetClassifier(

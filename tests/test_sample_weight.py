@@ -144,3 +144,58 @@ def test_bad_weights_and_unsupported_methods(weighted_binary):
         influence_scores(model, X, y, Xv, yv, "if", sample_weight=-w)
     with pytest.raises(ValueError, match="does not support sample weights"):
         influence_scores(model, X, y, Xv, yv, "datainf", sample_weight=w)
+
+
+# -- ShapleyValuator: the weights reach every coalition's fit ------------------------
+def _brute_force_shapley(X, y, Xv, yv, w):
+    """Exact Shapley values of u(S) = accuracy of LR fitted on S with its weights."""
+    from itertools import combinations
+    from math import factorial
+
+    n = len(y)
+    prior = np.mean(yv == np.bincount(y).argmax())  # the dummy model's accuracy
+
+    def u(S):
+        S = [i for i in S if w[i] > 0]
+        if len(set(y[S])) < 2:
+            return prior
+        model = LogisticRegression().fit(X[S], y[S], sample_weight=w[S])
+        return np.mean(model.predict(Xv) == yv)
+
+    values = np.zeros(n)
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        for k in range(n):
+            c = factorial(k) * factorial(n - k - 1) / factorial(n)
+            for S in combinations(others, k):
+                values[i] += c * (u([*S, i]) - u(list(S)))
+    return values
+
+
+def test_shapley_exact_with_weights_equals_the_weighted_game():
+    from skinfluence import ShapleyValuator
+
+    X, y = make_classification(n_samples=40, n_features=3, n_informative=3, n_redundant=0,
+                               random_state=3)  # fmt: skip
+    Xt, yt, Xv, yv = X[:6], y[:6], X[6:], y[6:]
+    w = np.array([1.0, 0.0, 2.5, 0.5, 0.0, 3.0])
+    val = ShapleyValuator(LogisticRegression(), method="exact", budget=1).fit(
+        Xt, yt, Xv, yv, sample_weight=w
+    )
+    np.testing.assert_allclose(val.values_, _brute_force_shapley(Xt, yt, Xv, yv, w), atol=1e-12)
+    assert val.values_[1] == 0.0 and val.values_[4] == 0.0  # weight 0 changes no fit
+    unweighted = ShapleyValuator(LogisticRegression(), method="exact", budget=1).fit(Xt, yt, Xv, yv)
+    assert not np.allclose(unweighted.values_, val.values_)
+
+
+def test_shapley_loo_zero_weight_rows_are_worth_nothing(weighted_binary):
+    from skinfluence import ShapleyValuator
+
+    X, y, w, Xv, yv = weighted_binary
+    w = w.copy()
+    w[:10] = 0.0
+    val = ShapleyValuator(LogisticRegression(), method="loo", scoring="neg_log_loss").fit(
+        X, y, Xv, yv, sample_weight=w
+    )
+    assert np.all(val.values_[w == 0] == 0.0)
+    assert np.any(val.values_[w > 0] != 0.0)

@@ -430,23 +430,51 @@ ESTIMATORS = [
     ShapleyValuator(KNeighborsClassifier(), method="knn"),
     ShapleyValuator(Ridge(), method="banzhaf", max_iter=5),
 ]
+#: KNeighborsClassifier.fit takes no sample_weight: the valuator refuses weights it
+#: cannot pass on to its fits
+NO_WEIGHTS = {
+    name: "KNeighborsClassifier.fit takes no sample_weight"
+    for name in (
+        "check_sample_weights_pandas_series",
+        "check_sample_weights_not_an_array",
+        "check_sample_weights_list",
+        "check_sample_weights_shape",
+        "check_sample_weights_not_overwritten",
+        "check_all_zero_sample_weights_error",
+        "check_classifiers_one_label_sample_weights",
+    )
+}
 
 
 def _check_name(check):
     return getattr(check, "func", check).__name__
 
 
+#: a row of weight 2 is one player, its duplicate two: values differ by design
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": "weights are not repetitions here",
+    "check_sample_weight_equivalence_on_sparse_data": "weights are not repetitions here",
+}
+
+
 def _checks():
     for est in ESTIMATORS:
-        for estimator, check in estimator_checks_generator(est, legacy=True):
+        expected = {**EXPECTED_FAILED, **(NO_WEIGHTS if est.method == "knn" else {})}
+        for item in estimator_checks_generator(
+            est, legacy=True, expected_failed_checks=expected, mark="xfail"
+        ):
+            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
             # check_array_api_input only skips itself: we take numpy and scipy input
             if _check_name(check) != "check_array_api_input":
-                yield pytest.param(estimator, check, id=f"{estimator!r}-{_check_name(check)}")
+                yield pytest.param(
+                    estimator, check, marks=marks, id=f"{estimator!r}-{_check_name(check)}"
+                )
 
 
 @pytest.mark.parametrize("estimator, check", _checks())
 def test_sklearn_compatible(estimator, check):
-    # Expected failures: none. method="exact" is left out: the checks fit more than
+    # Expected failures: weight-repetition equivalence and, for KNN, the sample-weight
+    # checks (above). method="exact" is left out: the checks fit more than
     # EXACT_MAX_N rows, which it refuses by design; "beta" shares tmc's code path. The
     # checks fit each estimator dozens of times, so the models and budgets are small:
     # GaussianNB for the many-fit methods, the default LogisticRegression, Ridge (a

@@ -243,15 +243,25 @@ def test_imblearn_pipeline_sees_the_relabeled_rows(noisy):
     np.testing.assert_allclose(pipe[-1].coef_, ref.coef_)
 
 
+#: Weights are not repetitions for a row selector (see tests/test_trimmer.py).
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": "weights are not repetitions here",
+    "check_sample_weight_equivalence_on_sparse_data": "weights are not repetitions here",
+}
+
+
 def _checks():
     for est in (
         InfluenceTrimmer(method="if", strategy="relabel"),
         InfluenceTrimmer(method="if", strategy="reweight"),
     ):
-        for estimator, check in estimator_checks_generator(est, legacy=True):
+        for item in estimator_checks_generator(
+            est, legacy=True, expected_failed_checks=EXPECTED_FAILED, mark="xfail"
+        ):
+            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
             name = getattr(check, "func", check).__name__
             if name != "check_array_api_input":
-                yield pytest.param(estimator, check, id=f"{est.strategy}-{name}")
+                yield pytest.param(estimator, check, marks=marks, id=f"{est.strategy}-{name}")
 
 
 @pytest.mark.parametrize("estimator, check", _checks())

@@ -15,6 +15,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skinfluence import InfluenceTrimmer, UnsupportedModelError, influence_scores
@@ -28,12 +29,27 @@ ESTIMATORS = [
 ]
 
 
+#: A row of weight 2 is one row, kept or dropped whole; its two copies are two rows,
+#: each scored and dropped on its own, and the budget counts rows: weights and
+#: repetitions select different rows by design.
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": "weights are not repetitions here",
+    "check_sample_weight_equivalence_on_sparse_data": "weights are not repetitions here",
+}
+
+
 def _checks():
     for est in ESTIMATORS:
-        for estimator, check in estimator_checks_generator(est, legacy=True):
+        for item in estimator_checks_generator(
+            est, legacy=True, expected_failed_checks=EXPECTED_FAILED, mark="xfail"
+        ):
+            # expected failures come as pytest.param(..., marks=xfail)
+            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
             # check_array_api_input only skips itself: we take numpy and scipy input
             if _check_name(check) != "check_array_api_input":
-                yield pytest.param(estimator, check, id=f"{estimator!r}-{_check_name(check)}")
+                yield pytest.param(
+                    estimator, check, marks=marks, id=f"{estimator!r}-{_check_name(check)}"
+                )
 
 
 def _check_name(check):
@@ -42,7 +58,7 @@ def _check_name(check):
 
 @pytest.mark.parametrize("estimator, check", _checks())
 def test_sklearn_compatible(estimator, check):
-    # Expected failures: none. Multiclass checks fit multinomial LR, whose Hessian is
+    # Expected failures: EXPECTED_FAILED. Multiclass checks fit multinomial LR, whose Hessian is
     # singular along the sum of the intercepts: the pseudo-inverse warning is expected.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -275,11 +291,12 @@ def test_one_class(noisy_binary):
         InfluenceTrimmer().fit(X, np.zeros(len(X), dtype=int))
 
 
-@pytest.mark.parametrize("est", [SVC(), RandomForestClassifier(n_estimators=5)])
+@pytest.mark.parametrize("est", [SVC(), DecisionTreeClassifier(max_depth=3)])
 def test_unsupported_estimator(noisy_binary, est):
+    # a method that needs an adapter; method="auto" runs a model-agnostic one (test_oof.py)
     X, y = noisy_binary
     with pytest.raises(UnsupportedModelError, match="has no influence adapter"):
-        InfluenceTrimmer(est).fit(X, y)
+        InfluenceTrimmer(est, method="loo_confidence").fit(X, y)
 
 
 def test_validation_set_with_wrong_features(noisy_binary):

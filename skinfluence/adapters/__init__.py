@@ -2,22 +2,30 @@
 
 :func:`make_adapter` picks the adapter for a fitted estimator: closed forms for
 scikit-learn linear models (:class:`LinearAdapter`), torch.func for skorch nets
-(:class:`TorchAdapter`, imported lazily). Each adapter declares its capabilities;
+(:class:`TorchAdapter`, imported lazily), leaves and per-stage derivatives for tree
+ensembles (:class:`TreeAdapter`). Each adapter declares its capabilities;
 :func:`require` names what a measure or solver needs and the adapter lacks.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..exceptions import UnsupportedModelError
 from ._base import CAPABILITIES, BaseAdapter, check_row_weights, require
 from ._linear import LINEAR_MODELS, LinearAdapter
+from ._trees import TREE_MODELS, TreeAdapter, TreeLayout, is_tree_model, make_tree_adapter
 
 __all__ = [
     "CAPABILITIES",
     "BaseAdapter",
     "LinearAdapter",
     "check_row_weights",
+    "TREE_MODELS",
+    "TreeAdapter",
+    "TreeLayout",
     "is_torch_model",
+    "is_tree_model",
     "make_adapter",
     "model_family",
     "model_input",
@@ -31,7 +39,8 @@ def is_torch_model(estimator) -> bool:
 
 
 def model_family(estimator) -> str | None:
-    """Which adapter family ``estimator`` belongs to: ``"linear"``, ``"torch"`` or None.
+    """Which adapter family ``estimator`` belongs to: ``"linear"``, ``"torch"``,
+    ``"trees"`` or None.
 
     ``None``: no adapter (influence needs a model-agnostic method).
     """
@@ -39,6 +48,8 @@ def model_family(estimator) -> str | None:
         return "linear"
     if is_torch_model(estimator):
         return "torch"
+    if is_tree_model(estimator):
+        return "trees"
     return None
 
 
@@ -59,7 +70,9 @@ def make_adapter(estimator, X, y, *, sample_weight=None, params="all", gauss_new
     estimator : fitted estimator
         A scikit-learn linear model (see ``LINEAR_MODELS``) or a skorch
         ``NeuralNetClassifier`` / ``NeuralNetBinaryClassifier`` /
-        ``NeuralNetRegressor``.
+        ``NeuralNetRegressor``, or a tree ensemble (see ``TREE_MODELS``: scikit-learn's
+        HistGradientBoosting, GradientBoosting, RandomForest and ExtraTrees; LightGBM
+        and XGBoost).
     X, y : the training rows the estimator was fitted on
     sample_weight : array-like of shape (n,), default=None
         The weights it was fitted with (linear models; skorch nets are fitted
@@ -82,10 +95,19 @@ def make_adapter(estimator, X, y, *, sample_weight=None, params="all", gauss_new
                 "use a scikit-learn linear model."
             )
         return TorchAdapter(estimator, X, y, params=params, gauss_newton=gauss_newton)
+    if is_tree_model(estimator):
+        if sample_weight is not None and np.ptp(np.asarray(sample_weight, dtype=float)) > 0:
+            raise UnsupportedModelError(
+                f"influence of {type(estimator).__name__} fitted with sample weights is "
+                "not supported (the leaf values are checked against unweighted sums); "
+                "drop sample_weight, or use method='oof_confidence' or 'data_oob'."
+            )
+        return make_tree_adapter(estimator, X, y)
     raise UnsupportedModelError(
         f"{type(estimator).__name__} has no influence adapter. Supported: "
         f"{', '.join(LINEAR_MODELS)} from scikit-learn, and skorch NeuralNetClassifier, "
-        "NeuralNetBinaryClassifier and NeuralNetRegressor. Inside a pipeline, wrap only "
+        "NeuralNetBinaryClassifier and NeuralNetRegressor, and the tree ensembles "
+        f"{', '.join(TREE_MODELS)}. Inside a pipeline, wrap only "
         "the final estimator: make_pipeline(StandardScaler(), "
         "InfluenceTrimmer(LogisticRegression()))."
     )

@@ -451,6 +451,62 @@ class MCDropout(Protocol):
         """Class probabilities ``(n, K)`` of one stochastic forward pass per seed."""
 
 
+class Trees(Protocol):
+    """leaf assignments and leaf values of a tree ensemble"""
+
+    def tree_layout(self):
+        """The fixed structure as arrays (``skinfluence.adapters.TreeLayout``): global
+        leaf positions per tree, leaf values, the raw output and stage of each tree,
+        and each training row's weight in each tree (bootstrap counts for forests)."""
+
+    def leaf_indices(self, X) -> np.ndarray:
+        """Global leaf positions ``(n, S)`` (int64) of rows ``X`` in the ``S`` trees."""
+
+    def output_proba(self, F: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, K)`` (classifiers) or the mean ``(n,)`` at raw
+        outputs ``F``."""
+
+    def loss(self, F: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-row loss ``(n,)`` at raw outputs ``F`` (the training loss for boosting)."""
+
+
+class Boosting(Protocol):
+    """per-stage loss derivatives, shrinkage and L2 leaf regularisation of boosted trees"""
+
+    baseline: np.ndarray
+
+    def raw_outputs(self, leaves: np.ndarray) -> np.ndarray:
+        """Raw outputs ``(n, K')`` of rows with global leaf positions ``leaves``."""
+
+    def stage_inputs(self, leaves: np.ndarray) -> np.ndarray:
+        """Raw outputs ``F^{(t-1)}`` each stage was fitted at, ``(n, T, K')``."""
+
+    def leaf_sums(self, leaves, F_stage, y, weights):
+        """Per-leaf ``G = Σ w g``, ``H = Σ w h`` and ``N = Σ w`` (each ``(L,)``) of rows
+        with leaves ``leaves``, stage inputs ``F_stage`` and weights ``weights``."""
+
+    def loss_derivatives(self, F: np.ndarray, y: np.ndarray, order: int = 1):
+        """Gradient ``g`` and diagonal Hessian ``h`` the trees are fitted to (each
+        ``(n, K')``); with ``order=2`` also ``∂g/∂F`` and ``∂h/∂F`` (``(n, K', K')``)."""
+
+    def leaf_coefficients(self) -> tuple[float, float]:
+        """``(a, b)`` of the leaf values ``v = -a G / (H + b)``: the learning rate and
+        the L2 leaf regularisation."""
+
+    def leaf_formula(self, G: np.ndarray, H: np.ndarray, N: np.ndarray) -> np.ndarray:
+        """Leaf values from per-leaf sums ``G``, ``H`` and row weights ``N`` (0 when empty)."""
+
+    def train_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-leaf ``G``, ``H``, ``N`` of the training rows at the fitted model."""
+
+
+class OutOfBag(Protocol):
+    """the bootstrap samples of a bagged forest"""
+
+    def bootstrap_counts(self) -> np.ndarray:
+        """How often each training row was drawn for each tree, ``(n, S)``; 0 = out of bag."""
+
+
 #: Capability name -> the protocol documenting its methods.
 CAPABILITIES: dict[str, type] = {
     "gradients": Gradients,
@@ -472,4 +528,7 @@ CAPABILITIES: dict[str, type] = {
     "kfac": KFAC,
     "checkpoints": Checkpoints,
     "mc_dropout": MCDropout,
+    "trees": Trees,
+    "boosting": Boosting,
+    "oob": OutOfBag,
 }

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import warnings
 from functools import partial
 
 import numpy as np
@@ -43,8 +44,8 @@ import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils.class_weight import compute_class_weight
 
-from ..exceptions import UnsupportedModelError
-from ..utils import as_rows, is_dask_array, row_blocks, row_sum
+from ..exceptions import InfluenceReliabilityWarning, UnsupportedModelError
+from ..utils import as_rows, dask_row_blocks, is_dask_array, row_blocks, row_sum
 from ._base import BaseAdapter, check_row_weights
 from ._links import LinkMixin, loss_gradient, metric_factors, output_curvature, probabilities
 
@@ -226,6 +227,12 @@ def _squares(X):
     return X * X
 
 
+def _lowest_block(adapter, X, y, w) -> float:
+    """:meth:`LinearAdapter._lowest_own_proba` of one dask block (run on a worker)."""
+    X = as_rows(np.asarray(X))
+    return adapter._lowest_own_proba(X, adapter.encode_y(np.asarray(y)), w)
+
+
 class LinearAdapter(LinkMixin, BaseAdapter):
     """Closed-form influence derivatives of a fitted scikit-learn linear model.
 
@@ -311,6 +318,8 @@ class LinearAdapter(LinkMixin, BaseAdapter):
             self.y_enc = y.astype(np.float64) if not self.is_classifier else None
         else:
             self.y_enc = self.encode_y(y)
+        if self.is_classifier:
+            self._warn_if_separable(y)
         if not self.is_classifier:
             sq, total = self._train_sum("_squared_residuals", self.y_enc, self.sample_weight)
             self.sigma = float(max(np.sqrt(sq / total), 1e-12))
@@ -452,6 +461,47 @@ class LinearAdapter(LinkMixin, BaseAdapter):
         if w is not None:
             S = S * w[:, None, None]
         return S / self.weight_sum
+
+    def _lowest_own_proba(self, X, y_enc, w) -> float:
+        """The lowest ``P(own label)`` of a block of rows (of positive weight)."""
+        P = probabilities(self.link, self._z(X))
+        own = P[np.arange(P.shape[0]), y_enc]
+        return float((own if w is None else own[w > 0]).min(initial=np.inf))
+
+    def _warn_if_separable(self, y, threshold: float = 0.99) -> None:
+        """Warn when every weighted training row is fitted with P(own label) > threshold.
+
+        Over the rows as given, in blocks; on the workers (one minimum per chunk) for a
+        dask array.
+        """
+        if is_dask_array(self.X):
+            import dask
+
+            blocks, (y_blocks, w_blocks), _ = dask_row_blocks(self.X, y, self.sample_weight)
+            light = dask.delayed(self.detached(), pure=True)
+            task = dask.delayed(_lowest_block, pure=True)
+            parts = dask.compute(
+                *[task(light, b, y_blocks[i], w_blocks[i]) for i, b in enumerate(blocks)]
+            )
+            lowest = min(parts, default=np.inf)
+        else:
+            lowest = np.inf
+            size = self._block_rows(self.X, fixed=3.0 * self.n_outputs)
+            for rows, block in row_blocks(self.X, size):
+                lowest = min(
+                    lowest,
+                    self._lowest_own_proba(block, self.y_enc[rows], self.row_weights(rows)),
+                )
+        if lowest > threshold:
+            warnings.warn(
+                f"{self.model_name} fits every training row with a probability above "
+                f"{threshold} for its own label (lowest {lowest:.6f}): the classes are "
+                "(nearly) separable, the regularised optimum is flat, and influence no "
+                "longer predicts what refitting without a row does. Regularise more (a "
+                "smaller C or a larger alpha) for trustworthy scores.",
+                InfluenceReliabilityWarning,
+                stacklevel=4,
+            )
 
     def _curvature(self, Xd: np.ndarray, rows=slice(None), scale: float | None = None):
         """``S_i`` of the rows times their weight, over ``scale`` (default ``Σ s``)."""

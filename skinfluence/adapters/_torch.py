@@ -63,6 +63,8 @@ parameters are never changed.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -185,6 +187,15 @@ class TorchAdapter(
                 "initialize and load_params) before computing influence."
             )
         self.estimator = net
+        if getattr(net, "train_split", None) is not None:
+            warnings.warn(
+                f"{type(net).__name__}(train_split=...) holds out part of the rows it is "
+                "fitted on as its own validation split, so the net never trained on them; "
+                "influence assumes it trained on every row of X. Fit it with "
+                "train_split=None.",
+                UserWarning,
+                stacklevel=3,
+            )
         self.link = _check_criterion(net)
         self.gauss_newton = bool(gauss_newton)
         module = net.module_

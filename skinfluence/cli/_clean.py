@@ -27,7 +27,7 @@ from ._input import (
     needs_validation,
     parse_budget,
 )
-from ._models import CLEAN_MODELS, fit_pipeline, make_model
+from ._models import CLEAN_MODELS, dense_input, fit_pipeline, make_model
 from ._output import check_outputs, output_path, summary_line, write_csv
 from ._report import clean_report
 
@@ -64,6 +64,8 @@ def handle(args: argparse.Namespace) -> int:
         )
     X, y = table.X.iloc[labeled], table.y[labeled]
     preprocessor = make_preprocessor(table.X)
+    if dense_input(model):
+        preprocessor.set_params(sparse_threshold=0.0)
     trimmer = InfluenceTrimmer(
         model, method=method, budget=budget, validation=validation, random_state=args.seed
     )

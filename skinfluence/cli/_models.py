@@ -5,7 +5,16 @@ from __future__ import annotations
 from ..exceptions import UnsupportedModelError
 from ._input import InputError
 
-__all__ = ["CLEAN_MODELS", "MODELS", "QUERY_MODELS", "VALUE_MODELS", "fit_pipeline", "make_model"]
+__all__ = [
+    "CLEAN_MODELS",
+    "MODELS",
+    "QUERY_MODELS",
+    "TREE_MODELS",
+    "VALUE_MODELS",
+    "dense_input",
+    "fit_pipeline",
+    "make_model",
+]
 
 #: ``--model`` values: name -> the model it stands for (shown in ``--help``)
 MODELS = {
@@ -13,13 +22,27 @@ MODELS = {
     "ridge": "Ridge(alpha=1.0) (regression; the default)",
     "linear": "LinearRegression() (regression)",
     "sgd": 'SGDClassifier(loss="log_loss") (binary) or SGDRegressor() (regression)',
-    "knn": "KNeighborsClassifier(n_neighbors=5) ('value' only; the default of --method knn)",
+    "knn": "KNeighborsClassifier(n_neighbors=5) (classification; value's default for --method knn)",
+    "svc": "SVC() (classification, RBF kernel; scored through its decision function)",
+    "mlp": "MLPClassifier(hidden_layer_sizes=(64,), early_stopping=True, max_iter=500) "
+    "(classification)",
+    "nb": "GaussianNB() (classification)",
+    # tree ensembles: classifier or regressor by the task; lightgbm / xgboost need
+    # pip install skinfluence[trees]
+    "hgb": "HistGradientBoostingClassifier / HistGradientBoostingRegressor(max_iter=100)",
+    "gb": "GradientBoostingClassifier / GradientBoostingRegressor(n_estimators=100)",
+    "rf": "RandomForestClassifier / RandomForestRegressor(n_estimators=100)",
+    "lightgbm": "LGBMClassifier / LGBMRegressor(n_estimators=100, n_jobs=1) (skinfluence[trees])",
+    "xgboost": "XGBClassifier / XGBRegressor(n_estimators=100, n_jobs=1) (skinfluence[trees])",
 }
-_CLASSIFIERS = {"logistic", "sgd", "knn"}
-CLEAN_MODELS = ("logistic", "sgd", "ridge", "linear")
-VALUE_MODELS = ("logistic", "sgd", "ridge", "linear", "knn")
+TREE_MODELS = ("hgb", "gb", "rf", "lightgbm", "xgboost")
+_CLASSIFIERS = {"logistic", "sgd", "knn", "svc", "mlp", "nb", *TREE_MODELS}
+#: ``clean`` takes every model: those without an influence adapter (knn, svc, mlp, nb)
+#: run the model-agnostic methods (``--method auto`` picks oof_confidence).
+CLEAN_MODELS = ("logistic", "sgd", "ridge", "linear", "knn", "svc", "mlp", "nb", *TREE_MODELS)
+VALUE_MODELS = ("logistic", "sgd", "ridge", "linear", "knn", "hgb", "rf", "lightgbm", "xgboost")
 QUERY_MODELS = ("logistic", "sgd")
-_REGRESSORS = {"ridge", "linear", "sgd"}
+_REGRESSORS = {"ridge", "linear", "sgd", *TREE_MODELS}
 
 
 def make_model(name: str | None, task: str, seed: int, choices=tuple(MODELS)):
@@ -53,7 +76,10 @@ def make_model(name: str | None, task: str, seed: int, choices=tuple(MODELS)):
         SGDClassifier,
         SGDRegressor,
     )
+    from sklearn.naive_bayes import GaussianNB
     from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
 
     if name is None:
         name = "logistic" if task == "classification" else "ridge"
@@ -72,9 +98,52 @@ def make_model(name: str | None, task: str, seed: int, choices=tuple(MODELS)):
         return LinearRegression()
     if name == "knn":
         return KNeighborsClassifier()
+    if name == "svc":
+        return SVC()
+    if name == "mlp":
+        return MLPClassifier(
+            hidden_layer_sizes=(64,), early_stopping=True, max_iter=500, random_state=seed
+        )
+    if name == "nb":
+        return GaussianNB()
+    if name in TREE_MODELS:
+        return _tree_model(name, task == "classification", seed)
     if task == "classification":
         return SGDClassifier(loss="log_loss", random_state=seed)
     return SGDRegressor(random_state=seed)
+
+
+def _tree_model(name: str, classifier: bool, seed: int):
+    """``--model hgb | gb | rf | lightgbm | xgboost`` (the extras imported lazily)."""
+    from sklearn import ensemble
+
+    if name == "hgb":
+        kind = "Classifier" if classifier else "Regressor"
+        return getattr(ensemble, f"HistGradientBoosting{kind}")(max_iter=100, random_state=seed)
+    if name == "gb":
+        kind = "Classifier" if classifier else "Regressor"
+        return getattr(ensemble, f"GradientBoosting{kind}")(n_estimators=100, random_state=seed)
+    if name == "rf":
+        kind = "Classifier" if classifier else "Regressor"
+        return getattr(ensemble, f"RandomForest{kind}")(n_estimators=100, random_state=seed)
+    package = {"lightgbm": "lightgbm", "xgboost": "xgboost"}[name]
+    try:
+        module = __import__(package)
+    except ImportError:
+        raise InputError(
+            f"--model {name} needs the {package} package: pip install skinfluence[trees]"
+        ) from None
+    if name == "lightgbm":
+        cls = module.LGBMClassifier if classifier else module.LGBMRegressor
+        return cls(n_estimators=100, n_jobs=1, random_state=seed, verbose=-1)
+    cls = module.XGBClassifier if classifier else module.XGBRegressor
+    # one thread: on CSV-sized data OpenMP threads cost more than they save
+    return cls(n_estimators=100, n_jobs=1, random_state=seed)
+
+
+def dense_input(model) -> bool:
+    """Whether ``model`` needs dense rows (HistGradientBoosting refuses sparse ones)."""
+    return type(model).__name__.startswith("HistGradientBoosting")
 
 
 def fit_pipeline(pipe, X, y, what: str):

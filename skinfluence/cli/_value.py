@@ -19,7 +19,7 @@ from ._input import (
     make_preprocessor,
     n_scored,
 )
-from ._models import VALUE_MODELS, fit_pipeline, make_model
+from ._models import VALUE_MODELS, dense_input, fit_pipeline, make_model
 from ._output import check_outputs, output_path, summary_line, write_csv
 
 __all__ = ["handle"]
@@ -58,7 +58,10 @@ def handle(args: argparse.Namespace) -> int:
         n_jobs=args.n_jobs,
         random_state=args.seed,
     )
-    pipe = make_pipeline(make_preprocessor(table.X), valuator)
+    preprocessor = make_preprocessor(table.X)
+    if dense_input(model):
+        preprocessor.set_params(sparse_threshold=0.0)
+    pipe = make_pipeline(preprocessor, valuator)
     start = time.perf_counter()
     fit_pipeline(
         pipe, table.X.iloc[labeled], table.y[labeled], f"ShapleyValuator(method={method!r})"

@@ -178,8 +178,11 @@ class CGSolver(BaseSolver):
             if np.any(pAp <= 0):
                 raise np.linalg.LinAlgError(
                     "conjugate gradient met a direction of non-positive curvature: the "
-                    "Hessian is not positive definite. Pass damping > 0, "
-                    "gauss_newton=True (torch models) or solver='exact'."
+                    f"Hessian plus damping={self.damping:g} is not positive definite (a "
+                    "non-convex net away from a minimum). Pass gauss_newton=True (torch "
+                    "models: positive semi-definite by construction), more damping (above "
+                    "the Hessian's most negative eigenvalue), or solver='exact' (which "
+                    "falls back to a pseudo-inverse and says how negative it is)."
                 )
             alpha = rz / pAp
             X += alpha * P

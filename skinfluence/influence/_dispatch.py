@@ -14,6 +14,8 @@ from functools import partial
 
 import numpy as np
 from joblib import Parallel, delayed
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_array
 
 from ..adapters import is_torch_model, make_adapter, model_input, require
 from ..curvature import AutoSolver, make_solver, solver_name
@@ -21,16 +23,58 @@ from ..utils import as_rows, is_dask_array
 from ._active import fi_active_scores, fi_pair_factors, if_active_scores
 from ._dask import dask_scores
 from ._kfsvd import kfsvd_pair_factors
+from ._leaf import leaf_loo_proba
 from ._loo import estimate_n_issues, loo_outputs
 from ._objectives import make_objective
 from ._query import QUERY_STRATEGIES, bald_scores, bootstrap_proba, entropy_scores, margin_scores
 from ._registry import get_measure
 
-__all__ = ["QUERY_METHODS", "compute_scores", "estimate_label_issues", "query_scores"]
+__all__ = [
+    "QUERY_METHODS",
+    "final_step",
+    "compute_scores",
+    "estimate_label_issues",
+    "loo_probabilities",
+    "query_scores",
+]
 
 #: ``method=`` names of the active learner: FI^active, influence of adding a row, the
 #: uncertainty baselines and random.
 QUERY_METHODS = ("fi", "if", "random", *QUERY_STRATEGIES)
+
+
+def final_step(estimator, *Xs):
+    """The model influence is taken of, and the rows as it sees them.
+
+    For a fitted :class:`~sklearn.pipeline.Pipeline`, its last step and each of
+    ``Xs`` transformed by the steps before it (sparse outputs stay sparse, ``None``
+    stays ``None``); any other estimator and ``Xs`` unchanged. Influence of a
+    pipeline is the influence of its final model on the transformed features, one
+    score per input row (FI's perturbation then moves the transformed features).
+
+    Returns
+    -------
+    tuple
+        ``(model, *Xs)``.
+    """
+    if not isinstance(estimator, Pipeline):
+        return (estimator, *Xs)
+    head = estimator[:-1]
+    out = []
+    for X in Xs:
+        if X is None:
+            out.append(None)
+            continue
+        Xt = head.transform(X)
+        out.append(check_array(Xt, accept_sparse=("csr", "csc"), dtype=np.float64))
+    return (estimator[-1], *out)
+
+
+def _as_float(X):
+    """Rows as the adapters take them: float64 arrays or CSR matrices, or None."""
+    if X is None:
+        return None
+    return as_rows(check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64))
 
 
 def compute_scores(
@@ -76,7 +120,8 @@ def compute_scores(
         measure uses curvature.
     **options
         Every option a measure may declare (``scaling``, ``random_state``,
-        ``damping`` is added); the measure receives those it declares.
+        ``damping`` is added); the measure receives those it declares and that are
+        given (one not given takes the measure function's default).
 
     Returns
     -------
@@ -90,7 +135,7 @@ def compute_scores(
             "use another method (e.g. 'if', 'ip', 'loo_confidence')."
         )
     options["damping"] = damping
-    kwargs = {name: options[name] for name in measure.options}
+    kwargs = {name: options[name] for name in measure.options if name in options}
     if measure.inputs == "none":
         return measure.function(None, None, X, None, X_val, None, **kwargs)
     if measure.inputs == "estimator":
@@ -98,6 +143,12 @@ def compute_scores(
             kwargs["sample_weight"] = sample_weight
         return measure.function(estimator, X, y, X_val, y_val, **kwargs)
     if is_dask_array(X):
+        if isinstance(estimator, Pipeline):
+            raise ValueError(
+                "a Pipeline does not score a dask array: transform the rows with dask "
+                "first (or with the pipeline's steps, chunk by chunk) and pass its final "
+                "model."
+            )
         return dask_scores(
             measure,
             estimator,
@@ -114,6 +165,7 @@ def compute_scores(
             label_score=options.get("label_score", "self_confidence"),
             on_solver=partial(_record, record),
         )
+    estimator, X, X_val = final_step(estimator, X, X_val)
     X, X_val = as_rows(X), None if X_val is None else as_rows(X_val)  # CSR once
     adapter = make_adapter(
         estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
@@ -162,7 +214,7 @@ def _record(record: dict | None, solver) -> None:
         record["solver_reason"] = reason
 
 
-def estimate_label_issues(
+def loo_probabilities(
     estimator,
     X,
     y,
@@ -172,10 +224,10 @@ def estimate_label_issues(
     damping: float = 0.0,
     params="all",
     gauss_newton=False,
+    what: str = "leave-one-out probabilities",
     record: dict | None = None,
-) -> int:
-    """Number of label issues among ``(X, y)`` by the confident joint of the
-    approximate leave-one-out probabilities (``budget="auto"``).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate leave-one-out class probabilities of the rows a classifier was fitted on.
 
     Parameters
     ----------
@@ -183,26 +235,56 @@ def estimate_label_issues(
     X, y : the rows it was fitted on and their labels
     sample_weight, solver, damping, params, gauss_newton, record : as in
         :func:`compute_scores`
+    what : str
+        What needs them, for the error messages.
+
+    Returns
+    -------
+    P : ndarray of shape (n, K)
+    y_enc : ndarray of shape (n,)
+        The labels as class positions.
+    """
+    estimator, X = final_step(estimator, X)
+    X = as_rows(X)  # CSR once
+    adapter = make_adapter(
+        estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
+    )
+    if "trees" not in adapter.capabilities:
+        require(adapter, "metric", "link", what=what)
+    if not adapter.is_classifier:
+        raise ValueError(
+            f"{what} estimates the number of mislabeled rows of a classifier; pass an int "
+            "or a float budget for a regressor."
+        )
+    y_enc = adapter.encode_y(y)
+    if "trees" in adapter.capabilities:
+        return leaf_loo_proba(adapter, X, y_enc), y_enc
+    fitted = make_solver(solver, damping).fit(adapter)
+    _record(record, fitted)
+    return adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc)), y_enc
+
+
+def estimate_label_issues(estimator, X, y, **options) -> int:
+    """Number of label issues among ``(X, y)`` by the confident joint of the
+    approximate leave-one-out probabilities (``budget="auto"``).
+
+    The leave-one-out probabilities come from the adapter's capabilities: one Newton
+    step (``metric`` and ``link``: linear models, nets) or, for tree ensembles
+    (``trees``), the leaf values refit without each row with the structures fixed
+    (:func:`~skinfluence.influence.leaf_loo_proba`).
+
+    Parameters
+    ----------
+    estimator : fitted classifier with an adapter (``metric`` and ``link``, or ``trees``)
+    X, y : the rows it was fitted on and their labels
+    **options
+        As :func:`loo_probabilities` takes them (``record`` included).
 
     Returns
     -------
     int
     """
-    X = as_rows(X)
-    adapter = make_adapter(
-        estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
-    )
-    require(adapter, "metric", "link", what='budget="auto"')
-    if not adapter.is_classifier:
-        raise ValueError(
-            'budget="auto" estimates the number of mislabeled rows of a classifier; pass '
-            "an int or a float budget for a regressor."
-        )
-    y_enc = adapter.encode_y(y)
-    fitted = make_solver(solver, damping).fit(adapter)
-    _record(record, fitted)
-    P = adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc))
-    return estimate_n_issues(P, y_enc)
+    return estimate_n_issues(*loo_probabilities(estimator, X, y, what='budget="auto"', **options))
 
 
 def query_scores(
@@ -258,8 +340,8 @@ svd_rank, n_estimators, n_jobs
     if method == "random":
         return rng.uniform(size=X_pool.shape[0])
     if method in ("fi", "if"):
-        X, X_pool = as_rows(X), as_rows(X_pool)
-        X_val = None if X_val is None else as_rows(X_val)
+        model, X, X_pool, X_val = final_step(model, X, X_pool, X_val)
+        X, X_pool, X_val = (_as_float(a) for a in (X, X_pool, X_val))
         adapter = make_adapter(
             model, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
         )

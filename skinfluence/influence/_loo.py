@@ -46,9 +46,10 @@ step; its denominator is capped at ``10⁻⁶`` (a very large step, so it ranks 
 the model cannot predict without itself), and a warning says how many rows were.
 Tests compare against exact leave-one-out refits.
 
-Cost: one factorisation of ``H`` (the fitted solver), ``K'`` solves and a
-``K' × K'`` system per row: ``O(n K' m)`` with the exact solver's inverse, never a
-per-row ``m × m`` matrix. No validation set, no refit.
+Cost: one factorisation of ``H`` (the fitted solver), then ``K'`` solves and a
+``K' × K'`` system per row: with the exact solver's inverse ``O(m³ + n K' m²)``
+(the same order as the factorisation when ``n K' ≈ m``; more on wide multiclass
+models), never a per-row ``m × m`` matrix. No validation set, no refit.
 """
 
 from __future__ import annotations

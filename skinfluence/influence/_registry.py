@@ -22,7 +22,17 @@ of the *unfitted* estimator, through joblib — and has the signature ::
 
     function(estimator, X, y, X_val, y_val, **options) -> (n,)
 
-with the user's labels. ``inputs="none"`` (``"random"``) gets neither.
+with the user's labels, and ``sample_weight=`` when the rows are weighted (it declares
+``weights="own"`` and passes the weights to its fits); with the option ``cache`` (a
+dict) it leaves the out-of-sample class probabilities it computed in
+``cache["proba"]``, which ``budget="auto"`` reads.
+``inputs="none"`` (``"random"``) gets neither.
+
+``"oof_confidence"`` is registered here. ``"data_oob"`` is registered by the
+estimator layer (``skinfluence._trimmer``) through :func:`register_measure`: its
+engine is :func:`skinfluence.valuation.data_oob_values`, and ``valuation`` is a sibling
+of this package that it may not import. Every ``method=`` is in :data:`MEASURES` once
+``skinfluence`` is imported.
 """
 
 from __future__ import annotations
@@ -31,17 +41,33 @@ from dataclasses import dataclass
 
 from sklearn.utils import check_random_state
 
+from ._boostin import boostin_scores, boostin_self_scores
 from ._datainf import datainf_scores
 from ._fi import fi_scores
+from ._forest import oob_scores
 from ._gif import gif_scores
 from ._if import if_scores
 from ._ip import ip_ensemble_scores, ip_scores
+from ._leaf import (
+    leaf_influence_scores,
+    leaf_influence_sp_scores,
+    leaf_loo_scores,
+    leaf_refit_scores,
+)
 from ._loo import loo_confidence_scores
+from ._oof import oof_confidence_scores
 from ._representer import representer_scores
 from ._self import self_scores
 from ._tracin import self_tracin_scores, tracin_scores
 
-__all__ = ["CURVATURES", "MEASURES", "Measure", "get_measure", "random_scores"]
+__all__ = [
+    "CURVATURES",
+    "MEASURES",
+    "Measure",
+    "get_measure",
+    "random_scores",
+    "register_measure",
+]
 
 #: How a measure uses curvature: none, a fitted solver, or a restricted solve.
 CURVATURES = ("none", "solve", "restricted")
@@ -83,7 +109,8 @@ class Measure:
         the weighted one, its ``1/n`` is ``1/Σ s``) and the dispatch multiplies by
         ``s_i``, so that a row's score is its weighted term's (a zero-weight row
         scores 0, weight 2 is the row duplicated); ``"own"`` — the function reads
-        ``adapter.row_weights()`` itself (the weight enters non-linearly); ``"none"``
+        ``adapter.row_weights()`` itself (the weight enters non-linearly), or, for a
+        model-agnostic measure, takes ``sample_weight=`` for its fits; ``"none"``
         — weights do not matter; ``"unsupported"`` — weights are refused.
     """
 
@@ -122,6 +149,15 @@ def random_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, random_state=N
 _TRACIN_HINT = (
     "Fit a skorch net with callbacks=[skinfluence.callbacks.TracInCheckpoints()], or use "
     "method='ip' (TracIn with one checkpoint at the fitted model)."
+)
+
+_TREE_HINT = (
+    "It needs a boosted ensemble (HistGradientBoosting, GradientBoosting, LightGBM, "
+    "XGBoost); for a forest use method='oob', 'leaf_loo' or 'leaf_refit'."
+)
+_TREES_HINT = (
+    "It needs a tree ensemble (HistGradientBoosting, GradientBoosting, RandomForest, "
+    "ExtraTrees, LightGBM, XGBoost)."
 )
 
 #: ``method=`` name -> its :class:`Measure`.
@@ -194,6 +230,16 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure("representer", representer_scores, ("linear_head",), "none", True),
         Measure(
+            "oof_confidence",
+            oof_confidence_scores,
+            (),
+            "none",
+            False,
+            ("label_score", "cv", "n_jobs", "random_state", "cache"),
+            inputs="estimator",
+            weights="own",
+        ),
+        Measure(
             "random",
             random_scores,
             (),
@@ -203,8 +249,112 @@ MEASURES: dict[str, Measure] = {
             inputs="none",
             weights="none",
         ),
+        # tree ensembles (adapters/_trees.py): the structures fixed, the leaf values move
+        Measure(
+            "boostin",
+            boostin_scores,
+            ("trees", "boosting"),
+            "none",
+            True,
+            hint=_TREE_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "boostin_self",
+            boostin_self_scores,
+            ("trees", "boosting"),
+            "none",
+            False,
+            hint=_TREE_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "leaf_influence",
+            leaf_influence_scores,
+            ("trees", "boosting"),
+            "none",
+            True,
+            hint=_TREE_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "leaf_influence_sp",
+            leaf_influence_sp_scores,
+            ("trees", "boosting"),
+            "none",
+            True,
+            hint=_TREE_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "leaf_refit",
+            leaf_refit_scores,
+            ("trees",),
+            "none",
+            True,
+            hint=_TREES_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "leaf_loo",
+            leaf_loo_scores,
+            ("trees",),
+            "none",
+            False,
+            ("label_score",),
+            hint=_TREES_HINT,
+            weights="unsupported",
+        ),
+        Measure(
+            "oob",
+            oob_scores,
+            ("trees", "oob"),
+            "none",
+            False,
+            ("label_score",),
+            hint="Fit the forest with bootstrap=True, or use method='leaf_loo'.",
+            weights="unsupported",
+        ),
     )
 }
+
+
+def register_measure(measure: Measure) -> Measure:
+    """Add ``measure`` to :data:`MEASURES` (a layer above registers what it computes).
+
+    Parameters
+    ----------
+    measure : Measure
+        A new name, or the same definition again (importing twice is harmless).
+
+    Returns
+    -------
+    Measure
+        ``measure``.
+
+    Raises
+    ------
+    ValueError
+        When another measure already has its name, or it names an unknown curvature,
+        inputs, weights or solves.
+    """
+    if measure.curvature not in CURVATURES:
+        raise ValueError(f"curvature must be one of {CURVATURES}, got {measure.curvature!r}.")
+    if measure.inputs not in ("adapter", "estimator", "none"):
+        raise ValueError(
+            f"inputs must be 'adapter', 'estimator' or 'none', got {measure.inputs!r}."
+        )
+    if measure.weights not in ("scale", "own", "none", "unsupported"):
+        raise ValueError(
+            f"weights must be 'scale', 'own', 'none' or 'unsupported', got {measure.weights!r}."
+        )
+    if measure.solves not in ("rows", "one"):
+        raise ValueError(f"solves must be 'rows' or 'one', got {measure.solves!r}.")
+    known = MEASURES.get(measure.name)
+    if known is not None and known != measure:
+        raise ValueError(f"a measure called {measure.name!r} is already registered.")
+    MEASURES[measure.name] = measure
+    return measure
 
 
 def get_measure(method: str) -> Measure:

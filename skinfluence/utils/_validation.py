@@ -5,11 +5,13 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import _num_samples
 
 __all__ = [
     "check_dask_xy",
+    "check_target",
     "check_xy",
     "check_validation_set",
     "n_to_drop",
@@ -17,25 +19,36 @@ __all__ = [
 ]
 
 
-def check_xy(X, y, *, classifier: bool, accept_sparse=("csr", "csc")):
+def check_xy(X, y, *, classifier: bool, accept_sparse=("csr", "csc"), names=("X", "y")):
     """Validate a feature matrix and its targets; return float64 ``X`` and ``y``.
 
     NaN / inf in ``X`` or ``y``, a wrong number of dimensions or mismatched lengths
-    raise ``ValueError``. The inputs are never modified (copies are made only where
-    a conversion is needed).
+    raise ``ValueError`` naming the input (``names``). The inputs are never modified
+    (copies are made only where a conversion is needed).
     """
-    X = check_array(X, accept_sparse=accept_sparse, dtype=np.float64)
-    y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=not classifier)
+    X = check_array(X, accept_sparse=accept_sparse, dtype=np.float64, input_name=names[0])
+    return X, check_target(X, y, classifier=classifier, name=names[1])
+
+
+def check_target(X, y, *, classifier: bool, name: str = "y"):
+    """Validate the targets of the rows ``X`` (one-dimensional, finite, one per row)."""
+    y = check_array(
+        y, ensure_2d=False, dtype=None, ensure_all_finite=not classifier, input_name=name
+    )
     if y.ndim != 1:
-        raise ValueError(f"y must be one-dimensional, got shape {y.shape}.")
-    check_consistent_length(X, y)
+        raise ValueError(f"{name} must be one-dimensional, got shape {y.shape}.")
+    if _num_samples(X) != len(y):
+        raise ValueError(
+            f"{name} has {len(y)} values but the rows have {_num_samples(X)} "
+            "(inconsistent numbers of samples); pass one target per row."
+        )
     if classifier:
-        check_classification_targets(y)
         if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity; drop or label those rows.")
+            raise ValueError(f"{name} contains NaN or infinity; drop or label those rows.")
+        check_classification_targets(y)
     elif type_of_target(y) not in ("continuous", "binary", "multiclass"):
-        raise ValueError(f"y must be a numeric target, got {type_of_target(y)}.")
-    return X, y
+        raise ValueError(f"{name} must be a numeric target, got {type_of_target(y)}.")
+    return y
 
 
 def check_dask_xy(X, y, *, classifier: bool, n_features: int | None = None, who=None):
@@ -97,11 +110,22 @@ def check_two_classes(y, who: str) -> None:
         )
 
 
-def check_validation_set(X_val, y_val, n_features: int, *, classifier: bool):
-    """Validate an explicit validation set against the training feature count."""
+def check_validation_set(X_val, y_val, n_features: int, *, classifier: bool, raw: bool = False):
+    """Validate an explicit validation set against the training feature count.
+
+    ``raw=True`` (rows a pipeline transforms itself): ``X_val`` is kept as given and
+    only its row count and ``y_val`` are checked.
+    """
     if (X_val is None) != (y_val is None):
         raise ValueError("pass both X_val and y_val, or neither.")
-    X_val, y_val = check_xy(X_val, y_val, classifier=classifier)
+    if raw:
+        y_val = check_target(X_val, y_val, classifier=classifier, name="y_val")
+        if _num_samples(X_val) != len(y_val):
+            raise ValueError(
+                f"X_val has {_num_samples(X_val)} rows but y_val has {len(y_val)} values."
+            )
+        return X_val, y_val
+    X_val, y_val = check_xy(X_val, y_val, classifier=classifier, names=("X_val", "y_val"))
     if X_val.shape[1] != n_features:
         raise ValueError(
             f"X_val has {X_val.shape[1]} features, but the training X has "

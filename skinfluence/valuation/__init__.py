@@ -16,6 +16,9 @@ is its estimator face.
   draws (:class:`BaseSampler`).
 * Sampled: :func:`sampled_values` — a sampler with the ``"stderr"`` or
   ``"gelman_rubin"`` stopping rule, ``max_iter`` and ``max_time``.
+* Out-of-bag: :func:`data_oob_values` — Data-OOB (Kwon & Zou 2023), the mean
+  out-of-bag score of each row's own target over bootstrap fits (or over the members
+  of a bagging ensemble, read from one fit); no validation rows.
 """
 
 from ._engine import (
@@ -26,6 +29,13 @@ from ._engine import (
     sampled_values,
 )
 from ._knn import KNNUtility, knn_shapley, sorted_neighbours
+from ._oob import (
+    DATA_OOB_N_ESTIMATORS,
+    DataOOBResult,
+    bootstrap_rows,
+    data_oob_values,
+    uses_own_bootstrap,
+)
 from ._samplers import (
     TRUNCATION_PATIENCE,
     BaseSampler,
@@ -41,6 +51,8 @@ __all__ = [
     "BaseSampler",
     "BetaSampler",
     "CACHE_MAX_ENTRIES",
+    "DATA_OOB_N_ESTIMATORS",
+    "DataOOBResult",
     "EXACT_MAX_N",
     "GelmanRubinRule",
     "KNNUtility",
@@ -53,6 +65,8 @@ __all__ = [
     "StandardErrorRule",
     "TRUNCATION_PATIENCE",
     "ValuationResult",
+    "bootstrap_rows",
+    "data_oob_values",
     "exact_values",
     "gelman_rubin",
     "knn_shapley",
@@ -61,4 +75,5 @@ __all__ = [
     "sampled_values",
     "semivalue_weights",
     "sorted_neighbours",
+    "uses_own_bootstrap",
 ]

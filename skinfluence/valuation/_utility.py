@@ -1,13 +1,15 @@
 """The utility of a subset of training rows: fit a clone on it, score on validation rows.
 
-``u(S) = scoring(clone(estimator).fit(X[S], y[S]), X_val, y_val)``
+``u(S) = scoring(clone(estimator).fit(X[S], y[S], sample_weight=w[S]), X_val, y_val)``
+(without ``sample_weight`` when the rows are unweighted)
 
 A *utility* here is anything callable as ``u(indices) -> float`` where ``indices`` is
 a sorted 1-d integer array of training rows; the samplers only ever call it that way,
 so a plain function is a utility too (the tests use small analytic games).
 
 Degenerate subsets — the empty set, and for classifiers a subset with fewer than two
-classes — cannot be fitted. They get ``default_score``; by default that is the score
+classes — cannot be fitted (rows of weight 0 do not count: a subset of them alone is
+empty to the model). They get ``default_score``; by default that is the score
 of a model that ignores the features (``DummyClassifier(strategy="prior")`` or
 ``DummyRegressor()`` fitted on all the training targets): for accuracy the share of the
 validation rows in the majority training class, for ROC AUC 0.5, for R² about 0. This
@@ -63,6 +65,8 @@ class ModelUtility:
         Remember the utility of subsets already seen. Sequential and threaded runs
         share one cache; each worker process keeps its own. At most
         ``CACHE_MAX_ENTRIES`` subsets are stored.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Weights of the training rows, passed (sliced to the subset) to every fit.
 
     Attributes
     ----------
@@ -85,7 +89,17 @@ class ModelUtility:
     """
 
     def __init__(
-        self, estimator, X, y, X_val, y_val, *, scoring=None, default_score=None, cache=False
+        self,
+        estimator,
+        X,
+        y,
+        X_val,
+        y_val,
+        *,
+        scoring=None,
+        default_score=None,
+        cache=False,
+        sample_weight=None,
     ):
         self.estimator = estimator
         self.X = X
@@ -93,6 +107,7 @@ class ModelUtility:
         self.X_val = X_val
         self.y_val = np.asarray(y_val)
         self.scoring = scoring
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
         self.scorer = check_scoring(estimator, scoring=scoring)
         self.classifier = is_classifier(estimator)
         # accuracy without the scorer's target checks (the same number, a third faster)
@@ -139,6 +154,8 @@ class ModelUtility:
         degenerate : bool
             True when the subset cannot be fitted and gets ``default_score_``.
         """
+        if self.sample_weight is not None:
+            indices = indices[self.sample_weight[indices] > 0]
         if len(indices) == 0:
             return True
         if self.classifier:
@@ -149,7 +166,9 @@ class ModelUtility:
     def _fit_score(self, indices: np.ndarray) -> float:
         if self._model is None:
             self._model = clone(self.estimator)
-        model = self._model.fit(_safe_indexing(self.X, indices), self.y[indices])
+        model = self._model.fit(
+            _safe_indexing(self.X, indices), self.y[indices], **self._weights(indices)
+        )
         if self._plain_accuracy:
             return float(np.mean(model.predict(self.X_val) == self.y_val))
         return float(self.scorer(model, self.X_val, self.y_val))
@@ -199,8 +218,12 @@ class ModelUtility:
         value : float
             ``u(N)``.
         """
-        model = clone(self.estimator).fit(self.X, self.y)
+        model = clone(self.estimator).fit(self.X, self.y, **self._weights(slice(None)))
         return float(self.scorer(model, self.X_val, self.y_val))
+
+    def _weights(self, indices) -> dict:
+        """``fit``'s ``sample_weight`` for the rows ``indices`` (nothing when unweighted)."""
+        return {} if self.sample_weight is None else {"sample_weight": self.sample_weight[indices]}
 
     def worker_copy(self) -> ModelUtility:
         """A copy for one sampling task: own model and failure count, shared cache.
