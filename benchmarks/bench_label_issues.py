@@ -132,7 +132,8 @@ from threadpoolctl import threadpool_limits
 
 import skinfluence
 from skinfluence import InfluenceTrimmer, ShapleyValuator
-from skinfluence._trimmer import NOISY_VALIDATION, auto_method
+from skinfluence._methods import auto_method
+from skinfluence._trimmer import NOISY_VALIDATION
 
 DATASETS = ("adult", "bank", "breast_cancer", "digits")
 NOISE_RATES = (0.1, 0.3)

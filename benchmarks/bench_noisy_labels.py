@@ -87,7 +87,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
 from skinfluence import InfluenceTrimmer, UnsupportedModelError, influence_scores
-from skinfluence._trimmer import effective_size
+from skinfluence._reweight import effective_size
 from skinfluence.influence import MEASURES as METHODS
 
 STRATEGY_METHODS = ("fi", "if")

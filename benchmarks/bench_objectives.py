@@ -97,7 +97,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from skinfluence import InfluenceTrimmer, influence_scores
-from skinfluence._trimmer import effective_size
+from skinfluence._reweight import effective_size
 from skinfluence.adapters import make_adapter
 from skinfluence.influence._objectives import FairnessObjective, RobustnessObjective
 

@@ -6,13 +6,14 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context, is_classifier
-from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import has_fit_parameter
 
 from ._base import BaseRowSelector, ScoredRows
-from .adapters import model_family, model_input
+from ._methods import auto_method
+from ._reweight import ess_temperature, softmax_weights
+from .adapters import model_input
 from .curvature import SOLVERS, BaseSolver
 from .influence import (
     ATTACKS,
@@ -22,121 +23,12 @@ from .influence import (
     MEASURES,
     OBJECTIVES,
     BaseObjective,
-    Measure,
-    check_model_agnostic,
     compute_scores,
     decision_proba,
     estimate_n_issues,
     label_quality,
     loo_probabilities,
-    out_of_sample_output,
-    register_measure,
 )
-from .valuation import data_oob_values
-
-
-def data_oob_scores(
-    estimator,
-    X,
-    y,
-    X_val,
-    y_val,
-    *,
-    n_estimators=None,
-    n_jobs=None,
-    random_state=None,
-    sample_weight=None,
-    cache=None,
-) -> np.ndarray:
-    """Minus the Data-OOB value of every row (``method="data_oob"``; higher = trim first).
-
-    The measure of :func:`skinfluence.valuation.data_oob_values` (Kwon & Zou 2023): the
-    mean out-of-bag correctness of the row's label (classifiers) or squared error
-    (regressors) over bootstrap fits of the estimator, negated. Registered here, at
-    the estimator layer, because its engine is in ``skinfluence.valuation``, which the
-    measures of ``skinfluence.influence`` may not import. A row inside every bootstrap
-    sample has no value (the engine warns); it gets the lowest score of the others,
-    so it is trimmed last.
-
-    Parameters
-    ----------
-    estimator : estimator object
-        The unfitted classifier or regressor.
-    X, y : training rows and their labels
-    X_val, y_val : ignored (no validation set is used)
-    n_estimators, n_jobs, random_state
-        As in :func:`~skinfluence.valuation.data_oob_values` (``None``: 100 bootstrap
-        fits, or a bagging ensemble's own members).
-    sample_weight : ndarray of shape (n_samples,) or None, default=None
-        Frequency weights: rows are drawn into the bootstrap samples in proportion.
-    cache : dict or None, default=None
-        When given, the out-of-bag vote shares of the classes are left in
-        ``cache["proba"]`` (classifiers), for ``budget="auto"``.
-
-    Returns
-    -------
-    ndarray of shape (n_samples,)
-    """
-    check_model_agnostic(estimator, "data_oob")
-    result = data_oob_values(
-        estimator,
-        model_input(estimator, X),
-        y,
-        n_estimators=n_estimators,
-        n_jobs=n_jobs,
-        random_state=random_state,
-        sample_weight=sample_weight,
-    )
-    scores = -np.asarray(result.values, dtype=np.float64)
-    never = np.isnan(scores)
-    if never.any():
-        scores[never] = np.min(scores[~never]) if (~never).any() else 0.0
-    if cache is not None and result.oob_proba is not None:
-        cache["proba"] = result.oob_proba
-    return scores
-
-
-register_measure(
-    Measure(
-        "data_oob",
-        data_oob_scores,
-        (),
-        "none",
-        False,
-        ("n_estimators", "n_jobs", "random_state", "cache"),
-        inputs="estimator",
-        weights="own",
-    )
-)
-
-#: What ``method="auto"`` runs for each adapter family (``adapters.model_family``):
-#: the best detector of mislabeled rows under the realistic protocol
-#: (benchmarks/bench_label_issues.py, docs/label_issues.md).
-AUTO_METHODS = {"linear": "loo_confidence", "torch": "loo_confidence", "trees": "leaf_loo"}
-#: ``method="auto"`` for a model without an adapter family: the better model-agnostic
-#: detector of the label-issue benchmark's ``--part agnostic`` (docs/model_agnostic.md).
-AUTO_METHOD = "oof_confidence"
-
-
-def auto_method(estimator) -> str:
-    """The method ``method="auto"`` runs for ``estimator``.
-
-    ``AUTO_METHODS`` for a model with an adapter (a pipeline's by its final model),
-    else ``AUTO_METHOD``; a classifier with neither ``predict_proba`` nor
-    ``decision_function`` gets ``"data_oob"`` (out-of-bag votes need only ``predict``).
-    """
-    # a pipeline is scored through its final model (influence.final_step)
-    family = model_family(estimator[-1] if isinstance(estimator, Pipeline) else estimator)
-    if family is not None:
-        return AUTO_METHODS.get(family, AUTO_METHOD)
-    if (
-        AUTO_METHOD == "oof_confidence"
-        and is_classifier(estimator)
-        and out_of_sample_output(estimator) is None
-    ):
-        return "data_oob"
-    return AUTO_METHOD
-
 
 #: ``noisy_validation=`` choices: how validation rows drawn from the training data are
 #: protected from their own mislabeled rows (docs/label_issues.md).
@@ -145,44 +37,6 @@ NOISY_VALIDATION = ("keep", "drop_flagged", "trim_loss")
 STRATEGIES = ("trim", "relabel", "reweight")
 
 __all__ = ["InfluenceTrimmer"]
-
-
-def softmax_weights(scores: np.ndarray, temperature: float) -> np.ndarray:
-    """``n · softmax(-scores / T)``: weights averaging 1, the highest score weighs least.
-
-    ``T = inf`` gives equal weights.
-    """
-    if not np.isfinite(temperature):
-        return np.ones(len(scores))
-    a = -np.asarray(scores, dtype=np.float64) / temperature
-    a = np.exp(a - a.max())
-    return len(a) * a / a.sum()
-
-
-def effective_size(weights: np.ndarray) -> float:
-    """Kish's effective sample size ``(Σw)² / Σw²`` of non-negative weights."""
-    return float(weights.sum() ** 2 / np.dot(weights, weights))
-
-
-def ess_temperature(scores: np.ndarray, target: float) -> float:
-    """The ``T`` at which the softmax weights have effective sample size ``target``.
-
-    The effective size grows from about 1 (``T → 0``: all weight on the lowest
-    score) to ``n`` (``T → ∞``: equal weights), monotonically, so ``T`` is found by
-    bisection on ``log T``. ``inf`` when ``target >= n`` or the scores are all equal.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    spread = float(np.ptp(scores)) if len(scores) else 0.0
-    if target >= len(scores) or spread == 0.0:
-        return np.inf
-    lo, hi = np.log(spread * 1e-8), np.log(spread * 1e8)
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if effective_size(softmax_weights(scores, np.exp(mid))) < target:
-            lo = mid
-        else:
-            hi = mid
-    return float(np.exp(0.5 * (lo + hi)))
 
 
 class InfluenceTrimmer(BaseRowSelector):

@@ -10,7 +10,6 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.tree import DecisionTreeRegressor
-from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skinfluence import InfluenceActiveLearner
 from skinfluence.adapters import make_adapter
@@ -215,55 +214,21 @@ def test_bad_input():
         InfluenceActiveLearner().fit(X_bad, y_partial)
 
 
-def _checks():
-    expected = {
-        # the binary labels -1/1 of this check mean "unlabeled"/1 under the
-        # semi-supervised convention; scikit-learn special-cases its own
-        # SelfTrainingClassifier by name for the same reason
-        "check_classifiers_classes": "-1 marks unlabeled rows",
-    }
-    for est in (
-        InfluenceActiveLearner(),
-        InfluenceActiveLearner(method="entropy"),
-        InfluenceActiveLearner(method="bald", n_estimators=3, random_state=0),
-    ):
-        for item in estimator_checks_generator(
-            est, legacy=True, expected_failed_checks=expected, mark="xfail"
-        ):
-            # expected failures come as pytest.param(..., marks=xfail)
-            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
-            name = getattr(check, "func", check).__name__
-            if name != "check_array_api_input":  # skips itself: numpy input only
-                yield pytest.param(estimator, check, marks=marks, id=f"{estimator!r}-{name}")
-
-
-@pytest.mark.parametrize("estimator, check", _checks())
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)
-
-
 # -- skorch nets ------------------------------------------------------------------------
 @pytest.fixture
 def skorch_net():
-    torch = pytest.importorskip("torch")
+    import torch
+    from _nets import MLP
     from skorch import NeuralNetClassifier
-
-    class MLP(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.body = torch.nn.Sequential(
-                torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Dropout(0.3)
-            )
-            self.out = torch.nn.Linear(16, 2)
-
-        def forward(self, x):
-            return self.out(self.body(x))
 
     torch.manual_seed(0)
     return NeuralNetClassifier(
         MLP,
+        module__p=5,
+        module__k=2,
+        module__hidden=16,
+        module__activation=torch.nn.ReLU,
+        module__dropout=0.3,
         criterion=torch.nn.CrossEntropyLoss,
         max_epochs=15,
         lr=0.1,

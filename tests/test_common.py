@@ -27,6 +27,8 @@ LAYERS = {
     "_base": 4,
     "_scores": 4,
     "_trimmer": 4,
+    "_methods": 4,
+    "_reweight": 4,
     "_shapley": 4,
     "_active_learner": 4,
     "_curves": 4,
@@ -72,6 +74,12 @@ def test_imports_only_flow_down(path):
 def test_import_does_not_load_torch():
     code = "import sys, skinfluence; assert 'torch' not in sys.modules, 'torch loaded'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_import_skinfluence_does_not_import_callbacks():
+    code = "import skinfluence, sys; print('skinfluence.callbacks' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def _public_objects():

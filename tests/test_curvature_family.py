@@ -288,41 +288,7 @@ def test_arnoldi_bad_settings_and_singular_warning(lr):
         ArnoldiSolver(n_components=3, random_state=0).fit(MatrixAdapter(A))
 
 
-# -- EK-FAC (torch) ----------------------------------------------------------------------
-torch = pytest.importorskip("torch")
-skorch = pytest.importorskip("skorch")
-from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier  # noqa: E402
-
-from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class Lin(torch.nn.Module):
-    def __init__(self, p=4, k=1, bias=True):
-        super().__init__()
-        self.lin = torch.nn.Linear(p, k, bias=bias)
-
-    def forward(self, x):
-        return self.lin(x)
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, p=4, k=3, hidden=5):
-        super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(p, hidden), torch.nn.Tanh())
-        self.head = torch.nn.Linear(hidden, k)
-
-    def forward(self, x):
-        return self.head(self.body(x))
-
-
+# -- EK-FAC (torch: imported in the fixtures and tests that need it) ----------------------
 def _gn_blocks(ad):
     GN = ad.hessian() - np.diag(ad.lam)
     return GN, {F.layer.module: F for F in ad.kfac_factors()}
@@ -338,17 +304,24 @@ def _kfac_matrix(ad):
 @pytest.fixture(scope="module")
 def onehot_binary():
     """One linear layer, one logit, one-hot inputs, no bias: EK-FAC is exact."""
+    import torch
+    from _nets import Linear
+    from skorch import NeuralNetBinaryClassifier
+
+    from skinfluence.adapters._torch import TorchAdapter
+
     rng = np.random.default_rng(0)
     cats = rng.integers(0, 4, size=80)
     X = np.eye(4, dtype=np.float32)[cats]
     y = (rng.random(80) < np.array([0.1, 0.4, 0.7, 0.95])[cats]).astype(np.float32)
     torch.manual_seed(0)
     net = NeuralNetBinaryClassifier(
-        Lin, module__bias=False, max_epochs=30, lr=0.5, train_split=None, verbose=0
+        Linear, module__k=1, module__bias=False, max_epochs=30, lr=0.5, train_split=None, verbose=0
     ).fit(X, y)
     return TorchAdapter(net, X, y, gauss_newton=True)
 
 
+@pytest.mark.torch
 def test_ekfac_is_exact_when_the_block_is_diagonal_in_the_kfac_basis(onehot_binary):
     ad = onehot_binary
     GN = ad.hessian() - np.diag(ad.lam)
@@ -364,6 +337,12 @@ def test_ekfac_is_exact_when_the_block_is_diagonal_in_the_kfac_basis(onehot_bina
 
 @pytest.fixture(scope="module")
 def mlp_adapter():
+    import torch
+    from _nets import MLP
+    from skorch import NeuralNetClassifier
+
+    from skinfluence.adapters._torch import TorchAdapter
+
     rng = np.random.default_rng(3)
     X = rng.normal(size=(50, 4)).astype(np.float32)
     y = rng.integers(0, 3, size=50).astype(np.int64)
@@ -380,7 +359,10 @@ def mlp_adapter():
     return net, X, y, TorchAdapter(net, X, y, gauss_newton=True)
 
 
+@pytest.mark.torch
 def test_ekfac_one_row_is_exact(mlp_adapter):
+    from skinfluence.adapters._torch import TorchAdapter
+
     net, X, y, _ = mlp_adapter
     ad = TorchAdapter(net, X[:1], y[:1], gauss_newton=True)
     GN = ad.hessian() - np.diag(ad.lam)
@@ -391,6 +373,7 @@ def test_ekfac_one_row_is_exact(mlp_adapter):
         assert rel_err(M, GN[np.ix_(index, index)]) < 1e-10
 
 
+@pytest.mark.torch
 def test_ekfac_is_closer_than_kfac_in_frobenius_norm(mlp_adapter):
     *_, ad = mlp_adapter
     GN, factors = _gn_blocks(ad)
@@ -402,6 +385,7 @@ def test_ekfac_is_closer_than_kfac_in_frobenius_norm(mlp_adapter):
         assert e_ek < 0.99 * e_k, (F.layer.module, e_ek, e_k)  # ≤ is a theorem
 
 
+@pytest.mark.torch
 def test_ekfac_solve_is_the_inverse_of_its_explicit_matrix(mlp_adapter):
     *_, ad = mlp_adapter
     solver = EKFACSolver(damping=0.01).fit(ad)
@@ -412,6 +396,7 @@ def test_ekfac_solve_is_the_inverse_of_its_explicit_matrix(mlp_adapter):
     assert rel_err(solver.solve(np.eye(ad.n_params)), np.linalg.inv(explicit)) < 1e-8
 
 
+@pytest.mark.torch
 def test_torch_batch_hvp_and_solvers_on_a_net(mlp_adapter):
     *_, ad = mlp_adapter
     B = np.random.default_rng(0).normal(size=(ad.n_params, 2))

@@ -1,7 +1,5 @@
 """Data-OOB (Kwon & Zou 2023): the engine against hand loops, ensembles, the estimators."""
 
-import warnings
-
 import joblib
 import numpy as np
 import pytest
@@ -23,7 +21,6 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.utils.validation import has_fit_parameter
 
 from skinfluence import InfluenceTrimmer, ShapleyValuator, UnsupportedModelError
@@ -332,26 +329,7 @@ def test_valuator_with_a_forest_reads_its_trees(binary):
     assert val.n_evaluations_ == 1 and val.n_iter_ == 25
 
 
-ESTIMATORS = [ShapleyValuator(GaussianNB(), method="data_oob", n_estimators=20, random_state=0)]
-
-
-def _check_name(check):
-    return getattr(check, "func", check).__name__
-
-
-@pytest.mark.parametrize(
-    "estimator, check",
-    [
-        pytest.param(e, c, id=f"{e!r}-{_check_name(c)}")
-        for est in ESTIMATORS
-        for e, c in estimator_checks_generator(est, legacy=True)
-        if _check_name(c) != "check_array_api_input"
-    ],
-)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # small check data: a few rows never out of bag
-        check(estimator)
+# the scikit-learn contract of ShapleyValuator(method="data_oob"): tests/test_estimator_checks.py
 
 
 # -- InfluenceTrimmer(method="data_oob") -------------------------------------------------------

@@ -1,7 +1,8 @@
 """Every example in ``examples/`` runs to the end (headless, one thread).
 
 Marked ``slow``: together they take about 1.5 minutes on one core (each under a minute).
-Deselect them with ``-m "not slow"``.
+Deselect them with ``-m "not slow"``. An example that imports torch or skorch is also
+marked ``torch``.
 """
 
 import os
@@ -15,12 +16,25 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 
 
+def _needs_torch(script: Path) -> bool:
+    return any(
+        line.startswith(("import torch", "from torch", "import skorch", "from skorch"))
+        for line in script.read_text().splitlines()
+    )
+
+
 def test_examples_found():
     assert len(EXAMPLES) >= 5, [p.name for p in EXAMPLES]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(p, id=p.stem, marks=[pytest.mark.torch] if _needs_torch(p) else [])
+        for p in EXAMPLES
+    ],
+)
 def test_example_runs(script, tmp_path):
     env = dict(os.environ)
     env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")

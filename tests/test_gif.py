@@ -177,51 +177,43 @@ def test_trimmer(problem):
 
 
 # -- torch: per-tensor groups and layer outputs ------------------------------------------
-torch = pytest.importorskip("torch")
-skorch = pytest.importorskip("skorch")
-from skorch import NeuralNetClassifier  # noqa: E402
+def _fit_net(X, y, **kwargs):
+    """The tanh MLP these tests score: 5 inputs, 6 hidden units, 3 classes."""
+    import torch
+    from _nets import MLP
+    from skorch import NeuralNetClassifier
 
-from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, scaled=False):
-        super().__init__()
-        self.hidden = torch.nn.Linear(5, 6)
-        self.out = torch.nn.Linear(6, 3)
-        self.scale = torch.nn.Parameter(torch.ones(1)) if scaled else None
-
-    def forward(self, x):
-        h = torch.tanh(self.hidden(x))
-        z = self.out(h)
-        return z * self.scale if self.scale is not None else z
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        MLP,
+        module__p=5,
+        module__hidden=6,
+        criterion=torch.nn.CrossEntropyLoss,
+        train_split=None,
+        verbose=0,
+        **kwargs,
+    )
+    return net.fit(X, y)
 
 
 @pytest.fixture(scope="module")
 def net_problem():
-    torch.set_num_threads(1)
     rng = np.random.default_rng(1)
     X = rng.normal(size=(90, 5)).astype(np.float32)
     y = rng.integers(0, 3, size=90).astype(np.int64)
-    torch.manual_seed(0)
-    net = NeuralNetClassifier(
-        MLP,
-        criterion=torch.nn.CrossEntropyLoss,
-        max_epochs=10,
-        lr=0.1,
-        train_split=None,
-        verbose=0,
-        optimizer__weight_decay=0.05,
-    ).fit(X[:60], y[:60])
+    net = _fit_net(X[:60], y[:60], max_epochs=10, lr=0.1, optimizer__weight_decay=0.05)
     return net, X[:60], y[:60], X[60:], y[60:]
 
 
+@pytest.mark.torch
 def test_torch_selection_is_per_parameter_tensor(net_problem):
+    from skinfluence.adapters._torch import TorchAdapter
+
     net, X, y, *_ = net_problem
     ad = TorchAdapter(net, X, y)
     y_enc = ad.encode_y(y)
     J = select_parameters(ad, X, y_enc, "gradients", 0.2)
-    sizes = {"hidden.weight": 30, "hidden.bias": 6, "out.weight": 18, "out.bias": 3}
+    sizes = {"body.0.weight": 30, "body.0.bias": 6, "head.weight": 18, "head.bias": 3}
     expected_k = sum(int(np.ceil(0.2 * s)) for s in sizes.values())
     assert J.size == expected_k == 6 + 2 + 4 + 1
     grad_size = np.abs(ad.loss_grad(X, y_enc)).mean(axis=0)
@@ -232,15 +224,21 @@ def test_torch_selection_is_per_parameter_tensor(net_problem):
         )
 
 
+@pytest.mark.torch
 def test_torch_output_rule_uses_layer_inputs(net_problem):
+    import torch
+
+    from skinfluence.adapters._torch import TorchAdapter
+
     net, X, y, *_ = net_problem
     ad = TorchAdapter(net, X, y)
     m = net.module_
     with torch.no_grad():
         Xt = torch.as_tensor(X, dtype=torch.float32)
-        h = torch.tanh(m.hidden(Xt)).double().numpy()
-    Wh, bh = m.hidden.weight.detach().double().numpy(), m.hidden.bias.detach().double().numpy()
-    Wo, bo = m.out.weight.detach().double().numpy(), m.out.bias.detach().double().numpy()
+        h = m.body(Xt).double().numpy()  # tanh of the hidden layer
+    hidden = m.body[0]
+    Wh, bh = hidden.weight.detach().double().numpy(), hidden.bias.detach().double().numpy()
+    Wo, bo = m.head.weight.detach().double().numpy(), m.head.bias.detach().double().numpy()
     expected = np.concatenate(
         [
             (np.abs(Wh) * np.abs(X).mean(axis=0)).ravel(),
@@ -252,7 +250,10 @@ def test_torch_output_rule_uses_layer_inputs(net_problem):
     np.testing.assert_allclose(ad.output_contributions(X), expected, rtol=1e-5)
 
 
+@pytest.mark.torch
 def test_torch_gif_all_is_if_and_subset_formula(net_problem):
+    from skinfluence.adapters._torch import TorchAdapter
+
     net, X, y, Xv, yv = net_problem
     kw = dict(gauss_newton=True, damping=0.1)
     ref = influence_scores(net, X, y, Xv, yv, "if", **kw)
@@ -269,17 +270,12 @@ def test_torch_gif_all_is_if_and_subset_formula(net_problem):
     assert rel_err(got, expected) < 1e-8
 
 
+@pytest.mark.torch
 def test_torch_output_rule_needs_linear_layers(net_problem):
+    from skinfluence.adapters._torch import TorchAdapter
+
     net, X, y, Xv, yv = net_problem
-    torch.manual_seed(0)
-    scaled = NeuralNetClassifier(
-        MLP,
-        module__scaled=True,
-        criterion=torch.nn.CrossEntropyLoss,
-        max_epochs=2,
-        train_split=None,
-        verbose=0,
-    ).fit(X, y)
+    scaled = _fit_net(X, y, module__scale=True, max_epochs=2)
     with pytest.raises(UnsupportedModelError, match="gradients"):
         influence_scores(scaled, X, y, Xv, yv, "gif", gif_selection="outputs", damping=0.1)
     # the gradient rule works on any parameter

@@ -18,68 +18,40 @@ margin, and the asserted bound at large damping is the rigorous one,
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
-import torch
 from sklearn.linear_model import LogisticRegression
 
 from skinfluence.adapters import LinearAdapter
-from skinfluence.adapters._torch import TorchAdapter
 from skinfluence.curvature import SOLVERS, ExactSolver, make_solver
 from skinfluence.curvature._kfac import KFACSolver
 from skinfluence.exceptions import SingularHessianWarning, UnsupportedModelError
 
-skorch = pytest.importorskip("skorch")
+# torch-only module: skipped as a whole where torch or skorch cannot be imported
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+from _nets import MLP, Linear  # noqa: E402
 from skorch import (  # noqa: E402
     NeuralNetBinaryClassifier,
     NeuralNetClassifier,
     NeuralNetRegressor,
 )
 
+from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
+
 pytestmark = pytest.mark.torch
 
 P, K = 4, 3
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def rel_err(a, b) -> float:
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-class Linear(torch.nn.Module):
-    def __init__(self, k=K, softmax=False):
-        super().__init__()
-        self.lin = torch.nn.Linear(P, k)
-        self.softmax = softmax
-
-    def forward(self, x):
-        z = self.lin(x)
-        return torch.softmax(z, dim=-1) if self.softmax else z
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, k=K, hidden=6, softmax=False):
-        super().__init__()
-        self.body = torch.nn.Sequential(
-            torch.nn.Linear(P, hidden),
-            torch.nn.Tanh(),
-            torch.nn.Linear(hidden, hidden),
-            torch.nn.Tanh(),
-        )
-        self.head = torch.nn.Linear(hidden, k)
-        self.softmax = softmax
-
-    def forward(self, x):
-        z = self.head(self.body(x))
-        return torch.softmax(z, dim=-1) if self.softmax else z
+# the modules take P = 4 inputs; ``fit`` passes ``k`` and ``softmax``
+TwoLayerMLP = partial(MLP, hidden=6, depth=2)
 
 
 # name: (net class, criterion or None, k, softmax outputs)
@@ -129,7 +101,7 @@ def kfac_matrix(adapter) -> np.ndarray:
 
 # -- exact statements ------------------------------------------------------------------
 @pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("module", [Linear, MLP], ids=["one-layer", "mlp"])
+@pytest.mark.parametrize("module", [Linear, TwoLayerMLP], ids=["one-layer", "mlp"])
 def test_one_row_blocks_are_the_gauss_newton_blocks(kind, module):
     net, X, y = fit(kind, module, optimizer__weight_decay=0.01)
     ad = TorchAdapter(net, X[:1], y[:1], gauss_newton=True)
@@ -163,7 +135,7 @@ def test_index_map_is_weight_row_then_bias():
 
 def test_weight_without_its_bias():
     """A selected weight whose bias is held fixed: ``ã = a`` (no column of ones)."""
-    net, X, y = fit("ce", MLP, optimizer__weight_decay=0.01)
+    net, X, y = fit("ce", TwoLayerMLP, optimizer__weight_decay=0.01)
     ad = TorchAdapter(net, X[:1], y[:1], params=["head.weight"], gauss_newton=True)
     (F,) = ad.kfac_factors()
     assert F.layer.bias is None and F.A.shape == (6, 6)
@@ -183,7 +155,7 @@ PENALTIES = {
 
 
 @pytest.mark.parametrize("penalty", list(PENALTIES))
-@pytest.mark.parametrize("module", [Linear, MLP], ids=["one-layer", "mlp"])
+@pytest.mark.parametrize("module", [Linear, TwoLayerMLP], ids=["one-layer", "mlp"])
 def test_solve_is_the_inverse_of_the_explicit_kronecker_matrix(penalty, module):
     kwargs, damping = PENALTIES[penalty]
     net, X, y = fit("ce", module, **kwargs)
@@ -217,7 +189,7 @@ def test_singular_block_gives_the_pseudo_inverse():
 
 
 def test_last_layer_of_a_regressor_is_exact_on_all_rows():
-    net, X, y = fit("regression", MLP, optimizer__weight_decay=0.01)
+    net, X, y = fit("regression", TwoLayerMLP, optimizer__weight_decay=0.01)
     ad = TorchAdapter(net, X, y, params="last", gauss_newton=True)
     assert rel_err(kfac_matrix(ad), ad.hessian() - np.diag(ad.lam)) < 1e-10
     B = ad.loss_grad(X, ad.encode_y(y)).T
@@ -227,7 +199,7 @@ def test_last_layer_of_a_regressor_is_exact_on_all_rows():
 # -- the approximation on an MLP ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def mlp_gn():
-    net, X, y = fit("ce", MLP, n=60, seed=3, max_epochs=10, optimizer__weight_decay=1e-3)
+    net, X, y = fit("ce", TwoLayerMLP, n=60, seed=3, max_epochs=10, optimizer__weight_decay=1e-3)
     ad = TorchAdapter(net, X, y, gauss_newton=True)
     return ad, X, ad.encode_y(y)
 
@@ -278,16 +250,6 @@ def test_mlp_solves_within_the_perturbation_bound(mlp_gn):
 
 
 # -- error paths ---------------------------------------------------------------------------
-class Scaled(torch.nn.Module):
-    def __init__(self, k=K, softmax=False):
-        super().__init__()
-        self.lin = torch.nn.Linear(P, k)
-        self.scale = torch.nn.Parameter(torch.ones(1))
-
-    def forward(self, x):
-        return self.scale * self.lin(x)
-
-
 class Shared(torch.nn.Module):
     def __init__(self, k=K, softmax=False):
         super().__init__()
@@ -304,7 +266,7 @@ def test_errors():
     with pytest.raises(UnsupportedModelError, match="K-FAC needs a torch model"):
         KFACSolver().fit(LinearAdapter(LogisticRegression().fit(X, y), X, y))
 
-    net, X, y = fit("ce", Scaled)
+    net, X, y = fit("ce", partial(Linear, scale=True))
     with pytest.raises(UnsupportedModelError, match=r"\['scale'\].*params='last'"):
         KFACSolver(damping=0.1).fit(TorchAdapter(net, X, y))
     KFACSolver(damping=0.1).fit(TorchAdapter(net, X, y, params="last"))

@@ -9,36 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from skinfluence import InfluenceActiveLearner
-from skinfluence.adapters._torch import TorchAdapter
 from skinfluence.curvature import ExactSolver
 from skinfluence.influence._active import fi_active_scores, fi_pair_factors
 from skinfluence.influence._kfsvd import kfsvd_pair_factors, truncated_mixed_svd
 
-skorch = pytest.importorskip("skorch")
+# torch-only module: skipped as a whole where torch or skorch cannot be imported
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+from _nets import MLP  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
 
+from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
+
 pytestmark = pytest.mark.torch
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, p=4, k=3, hidden=5):
-        super().__init__()
-        self.hidden = torch.nn.Linear(p, hidden)
-        self.out = torch.nn.Linear(hidden, k)
-
-    def forward(self, x):
-        return self.out(torch.tanh(self.hidden(x)))
 
 
 def fit_net(p, k=3, n=40, hidden=5, seed=0):

@@ -233,8 +233,9 @@ def test_bad_input():
 @pytest.mark.torch
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_single_linear_layer_net_equals_the_logistic_closed_form(n_classes):
-    torch = pytest.importorskip("torch")
-    skorch = pytest.importorskip("skorch")
+    import skorch
+    import torch
+
     X, y, _ = _flipped(n=200, n_classes=n_classes)
     X = X.astype(np.float32)
     C = 0.7

@@ -1,12 +1,14 @@
-"""Closed forms of the linear adapter against torch autograd in float64."""
+"""Closed forms of the linear adapter against torch autograd in float64.
+
+The autograd oracles (``_oracles``, torch) are imported inside the torch-marked tests;
+the tests that need no oracle (sparse input, refused settings, errors) run without torch.
+"""
 
 import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import torch
-from _oracles import brute_force, theta_of, torch_model_of
 from sklearn.base import is_regressor
 from sklearn.linear_model import (
     LinearRegression,
@@ -81,8 +83,12 @@ def _close(a, b, rtol=RTOL):
     assert np.abs(a - b).max() <= rtol * scale, np.abs(a - b).max() / scale
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("name", list(CASES))
 def test_closed_forms_match_autograd(name):
+    import torch
+    from _oracles import brute_force
+
     est, adapter, X, y, Xv, yv = _fitted(name)
     ye, yve = adapter.encode_y(y), adapter.encode_y(yv)
     sigma = None
@@ -132,6 +138,7 @@ def test_sparse_input_matches_dense(name):
     _close(sparse.hvp(np.eye(dense.n_params)), dense.hessian())
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize(
     "name",
     [
@@ -145,6 +152,8 @@ def test_sparse_input_matches_dense(name):
 )
 def test_penalty_is_what_the_model_minimised(name):
     """At the fitted θ̂ the gradient of mean loss + ½Σλθ² vanishes: the λ scaling is right."""
+    from _oracles import theta_of
+
     _, adapter, X, y, *_ = _fitted(name)
     grad = adapter.loss_grad(X, adapter.encode_y(y)).mean(axis=0)
     grad += adapter._penalty_diag() * theta_of(adapter).numpy()
@@ -152,7 +161,10 @@ def test_penalty_is_what_the_model_minimised(name):
     assert np.abs(grad).max() < 1e-6 * max(scale, 1.0)
 
 
+@pytest.mark.torch
 def test_torch_oracle_objective_matches_adapter_penalty():
+    from _oracles import torch_model_of
+
     _, adapter, X, y, *_ = _fitted("lr-binary")
     tm = torch_model_of(adapter)
     assert tm.pen.numpy().max() == pytest.approx(1.0 / (0.7 * len(X)))
@@ -198,6 +210,8 @@ def test_multinomial_hessian_is_singular_and_warns():
 # -- the link-function math both adapters share -------------------------------------------
 def _link_case(link, n=6, k=3, seed=0):
     """Raw outputs and encoded targets of ``link``, and its loss and ``l_r`` in torch."""
+    import torch
+
     rng = np.random.default_rng(seed)
     if link in ("logistic", "squared"):
         z = rng.normal(size=(n, 1))
@@ -228,9 +242,12 @@ def _link_case(link, n=6, k=3, seed=0):
     return z, y, loss, l_r
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("link", LINKS)
 def test_links_against_autograd(link):
     """r = ∂L/∂z, S = ∂²L/∂z² (the Fisher form for log-probabilities), D = ∂l/∂z, w."""
+    import torch
+
     z, y, loss, l_r = _link_case(link)
     Z, Y = torch.tensor(z), torch.tensor(y, dtype=torch.float64)
     if link in ("multinomial", "log_probability"):

@@ -17,8 +17,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
-from _oracles import brute_force
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
@@ -39,11 +37,6 @@ from skinfluence.influence import (
 )
 from skinfluence.influence._representer import representer_values
 
-skorch = pytest.importorskip("skorch")
-from skorch import NeuralNetClassifier  # noqa: E402
-
-from skinfluence.callbacks import TracInCheckpoints  # noqa: E402
-
 RTOL = 1e-8
 
 
@@ -57,14 +50,6 @@ class IdentitySolver(BaseSolver):
 
     def solve(self, B):
         return np.asarray(B, dtype=np.float64).copy()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # -- data and models -------------------------------------------------------------------
@@ -115,17 +100,12 @@ def linear_case(request):
     return request.param, est, ad, X, ad.encode_y(y), Xv, ad.encode_y(yv)
 
 
-class MLP(torch.nn.Module):
-    def __init__(self, p=4, k=3, hidden=5):
-        super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(p, hidden), torch.nn.Tanh())
-        self.head = torch.nn.Linear(hidden, k)
-
-    def forward(self, x):
-        return self.head(self.body(x))
-
-
 def fit_mlp(X, y, seed=0, callbacks=None, **kwargs):
+    """A fitted tanh MLP (torch, skorch): one hidden layer of 5, weight decay 1e-3."""
+    import torch
+    from _nets import MLP
+    from skorch import NeuralNetClassifier
+
     torch.manual_seed(seed)
     params = dict(
         criterion=torch.nn.CrossEntropyLoss,
@@ -151,22 +131,6 @@ def net_case():
     return net, X, y, Xv, yv
 
 
-def flat_params(module):
-    return torch.cat([p.detach().double().reshape(-1) for p in module.parameters()])
-
-
-def torch_row_loss(module, theta, x, t, wd_scale=1.0):
-    """CrossEntropy of one row with the module's parameters replaced by ``theta``."""
-    names = [n for n, _ in module.named_parameters()]
-    shapes = [p.shape for p in module.parameters()]
-    sizes = [int(np.prod(s)) for s in shapes]
-    params = {
-        n: v.reshape(s) for n, v, s in zip(names, torch.split(theta, sizes), shapes, strict=True)
-    }
-    out = torch.func.functional_call(module.double(), params, (x[None],))
-    return torch.nn.functional.cross_entropy(out, t[None])
-
-
 # -- ip and ip_ensemble ----------------------------------------------------------------
 def test_ip_is_if_with_identity_hessian(linear_case):
     _, _, ad, X, y, Xv, yv = linear_case
@@ -178,6 +142,7 @@ def test_ip_is_if_with_identity_hessian(linear_case):
     assert MEASURES["ip"].curvature == MEASURES["ip_ensemble"].curvature == "none"
 
 
+@pytest.mark.torch
 def test_ip_on_net_is_if_with_identity(net_case):
     net, X, y, Xv, yv = net_case
     ad = make_adapter(net, X, y)
@@ -186,6 +151,7 @@ def test_ip_on_net_is_if_with_identity(net_case):
     assert rel_err(ip, if_scores(ad, IdentitySolver(), X, ye, Xv, yve)) < RTOL
 
 
+@pytest.mark.torch
 def test_ip_ensemble_dropout_zero_is_ip(linear_case, net_case):
     _, _, ad, X, y, Xv, yv = linear_case
     ens = ip_ensemble_scores(ad, None, X, y, Xv, yv, n_estimators=3, dropout=0.0)
@@ -224,8 +190,11 @@ def test_ip_ensemble_is_mean_of_masked_models():
 
 
 # -- self-influence -----------------------------------------------------------------------
+@pytest.mark.torch
 @pytest.mark.parametrize("case", ["binary", "ridge"])
 def test_self_against_autograd(case):
+    from _oracles import brute_force
+
     data, make = LINEAR_CASES[case]
     X, y, Xv, yv = data()
     est = make().fit(X, y)
@@ -256,9 +225,12 @@ def test_self_is_cooks_distance_for_least_squares():
     assert np.argmax(got) == np.argmax(e**2 * h)
 
 
+@pytest.mark.torch
 @pytest.mark.filterwarnings("ignore::skinfluence.SingularHessianWarning")
 @pytest.mark.parametrize("params", ["all", "last"])
 def test_self_on_net_against_autograd(net_case, params):
+    import torch
+
     net, X, y, Xv, yv = net_case
     X, y = X[:40], y[:40]
     ad = make_adapter(net, X, y, params=params)
@@ -315,6 +287,7 @@ def datainf_direct(G, v, blocks, n_train, damping=None):
     return -(G @ w) / n_train
 
 
+@pytest.mark.torch
 def test_datainf_against_direct_formula(linear_case, net_case):
     _, _, ad, X, y, Xv, yv = linear_case
     v = ad.loss_grad(Xv, yv).mean(0)
@@ -333,6 +306,7 @@ def test_datainf_against_direct_formula(linear_case, net_case):
     assert rel_err(got, want) < RTOL
 
 
+@pytest.mark.torch
 def test_datainf_is_exact_for_one_row(net_case):
     """With one row the empirical Fisher is rank one and Sherman–Morrison is exact."""
     net, X, y, Xv, yv = net_case
@@ -386,8 +360,11 @@ def test_representer_decomposition_linear(case):
     assert rel_err(s.reshape(z.shape), z) < 1e-6
 
 
+@pytest.mark.torch
 def test_representer_on_net_decomposes_at_stationarity():
     """Fine-tune the head to stationarity (Yeh et al.), then Σ α_i k = s(x), bias included."""
+    import torch
+
     X, y, Xv, yv = multiclass_data(n=90)
     X, Xv = X.astype(np.float32), Xv.astype(np.float32)
     wd = 0.01
@@ -435,6 +412,7 @@ def test_representer_needs_a_penalty():
         influence_scores(est, X, y, Xv, yv, "representer")
 
 
+@pytest.mark.torch
 def test_representer_needs_the_head_in_params(net_case):
     net, X, y, Xv, yv = net_case
     with pytest.raises(UnsupportedModelError, match="not in the parameter selection"):
@@ -467,8 +445,15 @@ def test_every_method_through_trimmer_on_lr(method):
     assert trim.predict(X).shape == y.shape
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("method", [m for m in MEASURES if m not in TREES])
 def test_every_method_through_trimmer_on_net(method):
+    import torch
+    from _nets import MLP
+    from skorch import NeuralNetClassifier
+
+    from skinfluence.callbacks import TracInCheckpoints
+
     X, y, _, _ = multiclass_data(n=100)
     net = NeuralNetClassifier(
         MLP,

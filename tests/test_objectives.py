@@ -446,8 +446,9 @@ def test_make_objective():
 @pytest.mark.torch
 def test_torch_adapter_outputs_and_input_gradients():
     """skorch nets: ``outputs``/``input_grad`` of a logistic net against the closed form."""
-    torch = pytest.importorskip("torch")
-    skorch = pytest.importorskip("skorch")
+    import skorch
+    import torch
+
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 4)).astype(np.float32)
     y = (X @ rng.normal(size=4) + rng.normal(size=80) > 0).astype(np.int64)

@@ -24,10 +24,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skinfluence import InfluenceTrimmer, UnsupportedModelError, influence_scores
-from skinfluence._trimmer import AUTO_METHOD, auto_method
+from skinfluence._methods import AUTO_METHOD, auto_method
 from skinfluence.influence import (
     LABEL_SCORES,
     MEASURES,
@@ -324,54 +323,7 @@ def test_measures_are_registered_as_model_agnostic():
     assert trim.cv == 5 and trim.n_jobs is None and trim.n_estimators is None
 
 
-# -- the scikit-learn contract around models without an adapter ----------------------------------
-#: As for every trimmer (tests/test_trimmer.py): a row of weight 2 is one row, kept or
-#: dropped whole, its two copies two rows, and the budget counts rows.
-EXPECTED_FAILED = {
-    "check_sample_weight_equivalence_on_dense_data": "weights are not repetitions here",
-    "check_sample_weight_equivalence_on_sparse_data": "weights are not repetitions here",
-}
-#: KNeighborsClassifier.fit takes no sample_weight, and the trimmer refuses weights it
-#: cannot pass on to its fits (its own fit signature has them for every estimator).
-NO_WEIGHTS = {
-    name: "KNeighborsClassifier.fit takes no sample_weight"
-    for name in (
-        "check_sample_weights_pandas_series",
-        "check_sample_weights_not_an_array",
-        "check_sample_weights_list",
-        "check_sample_weights_shape",
-        "check_sample_weights_not_overwritten",
-        "check_all_zero_sample_weights_error",
-        "check_classifiers_one_label_sample_weights",
-    )
-}
-ESTIMATORS = [
-    (InfluenceTrimmer(SVC()), EXPECTED_FAILED),
-    (InfluenceTrimmer(KNeighborsClassifier(), budget=0.1), {**EXPECTED_FAILED, **NO_WEIGHTS}),
-]
-
-
-def _check_name(check):
-    return getattr(check, "func", check).__name__
-
-
-def _checks():
-    for est, expected in ESTIMATORS:
-        for item in estimator_checks_generator(
-            est, legacy=True, expected_failed_checks=expected, mark="xfail"
-        ):
-            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
-            if _check_name(check) != "check_array_api_input":
-                yield pytest.param(
-                    estimator, check, marks=marks, id=f"{estimator!r}-{_check_name(check)}"
-                )
-
-
-@pytest.mark.parametrize("estimator, check", _checks())
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tiny check data: a class with fewer rows than folds
-        check(estimator)
+# -- the scikit-learn contract: tests/test_estimator_checks.py ---------------------------------
 
 
 # -- the command line ---------------------------------------------------------------------------

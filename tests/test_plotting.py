@@ -9,11 +9,10 @@ matplotlib.use("Agg")
 from skinfluence import ActiveLearningDisplay, InfluenceActiveLearner  # noqa: E402
 
 
-def test_active_learning_display_renders(tmp_path):
+def test_active_learning_display_renders(tmp_path, binary_200x5):
     import matplotlib.pyplot as plt
-    from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    X, y = binary_200x5
     y_partial = np.where(np.arange(200) < 20, y, -1)
     fig, ax = plt.subplots()
     for method in ("entropy", "random"):

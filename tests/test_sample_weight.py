@@ -199,3 +199,31 @@ def test_shapley_loo_zero_weight_rows_are_worth_nothing(weighted_binary):
     )
     assert np.all(val.values_[w == 0] == 0.0)
     assert np.any(val.values_[w > 0] != 0.0)
+
+
+def test_weights_routed_through_pipeline_and_grid_search(weighted_binary):
+    from sklearn import config_context
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    from skinfluence import InfluenceTrimmer
+
+    X, y, w, _, _ = weighted_binary
+    direct = InfluenceTrimmer(LogisticRegression(), budget=10).fit(X, y, sample_weight=w)
+    unweighted = InfluenceTrimmer(LogisticRegression(), budget=10).fit(X, y)
+    assert not np.allclose(direct.scores_, unweighted.scores_)
+    with config_context(enable_metadata_routing=True):
+        trim = InfluenceTrimmer(LogisticRegression(), budget=10)
+        trim.set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+        # the scaler takes weights too; it must say it does not want them
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        pipe = make_pipeline(scaler, trim).fit(X, y, sample_weight=w)
+        search = GridSearchCV(trim, {"budget": [5, 10]}, cv=3).fit(X, y, sample_weight=w)
+    by_hand = InfluenceTrimmer(LogisticRegression(), budget=10)
+    by_hand.fit(StandardScaler().fit_transform(X), y, sample_weight=w)
+    np.testing.assert_allclose(pipe[-1].scores_, by_hand.scores_, rtol=1e-10)
+    best = search.best_estimator_
+    expected = InfluenceTrimmer(LogisticRegression(), budget=best.budget)
+    np.testing.assert_allclose(
+        best.scores_, expected.fit(X, y, sample_weight=w).scores_, rtol=1e-10
+    )

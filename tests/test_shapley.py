@@ -24,7 +24,6 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import estimator_checks_generator
 
 import skinfluence
 from skinfluence import ShapleyValuator, UnsupportedModelError
@@ -232,8 +231,8 @@ def test_knn_chunks_and_jobs_do_not_change_values():
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-15)
 
 
-def test_knn_valuator_matches_function_and_manhattan_metric():
-    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+def test_knn_valuator_matches_function_and_manhattan_metric(binary_200x5):
+    X, y = binary_200x5
     Xtr, ytr, Xv, yv = X[:150], y[:150], X[150:], y[150:]
     for knn in (KNeighborsClassifier(4), KNeighborsClassifier(4, p=1)):
         est = ShapleyValuator(knn, method="knn", budget=5).fit(Xtr, ytr, X_val=Xv, y_val=yv)
@@ -422,68 +421,7 @@ def test_dask_worker_processes_equal_loky(binary):
     _dask_equals_loky(*binary, processes=True)
 
 
-# -- the estimator contract ----------------------------------------------------------------------
-ESTIMATORS = [
-    ShapleyValuator(GaussianNB(), max_iter=1),
-    ShapleyValuator(method="banzhaf", max_iter=5),
-    ShapleyValuator(GaussianNB(), method="loo"),
-    ShapleyValuator(KNeighborsClassifier(), method="knn"),
-    ShapleyValuator(Ridge(), method="banzhaf", max_iter=5),
-]
-#: KNeighborsClassifier.fit takes no sample_weight: the valuator refuses weights it
-#: cannot pass on to its fits
-NO_WEIGHTS = {
-    name: "KNeighborsClassifier.fit takes no sample_weight"
-    for name in (
-        "check_sample_weights_pandas_series",
-        "check_sample_weights_not_an_array",
-        "check_sample_weights_list",
-        "check_sample_weights_shape",
-        "check_sample_weights_not_overwritten",
-        "check_all_zero_sample_weights_error",
-        "check_classifiers_one_label_sample_weights",
-    )
-}
-
-
-def _check_name(check):
-    return getattr(check, "func", check).__name__
-
-
-#: a row of weight 2 is one player, its duplicate two: values differ by design
-EXPECTED_FAILED = {
-    "check_sample_weight_equivalence_on_dense_data": "weights are not repetitions here",
-    "check_sample_weight_equivalence_on_sparse_data": "weights are not repetitions here",
-}
-
-
-def _checks():
-    for est in ESTIMATORS:
-        expected = {**EXPECTED_FAILED, **(NO_WEIGHTS if est.method == "knn" else {})}
-        for item in estimator_checks_generator(
-            est, legacy=True, expected_failed_checks=expected, mark="xfail"
-        ):
-            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
-            # check_array_api_input only skips itself: we take numpy and scipy input
-            if _check_name(check) != "check_array_api_input":
-                yield pytest.param(
-                    estimator, check, marks=marks, id=f"{estimator!r}-{_check_name(check)}"
-                )
-
-
-@pytest.mark.parametrize("estimator, check", _checks())
-def test_sklearn_compatible(estimator, check):
-    # Expected failures: weight-repetition equivalence and, for KNN, the sample-weight
-    # checks (above). method="exact" is left out: the checks fit more than
-    # EXACT_MAX_N rows, which it refuses by design; "beta" shares tmc's code path. The
-    # checks fit each estimator dozens of times, so the models and budgets are small:
-    # GaussianNB for the many-fit methods, the default LogisticRegression, Ridge (a
-    # regressor) and KNN (the closed form).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)
-
-
+# -- the estimator contract (scikit-learn's checks: test_estimator_checks.py) -------------------
 def test_fitted_attributes_and_refit(binary):
     X, y = binary
     est = ShapleyValuator(
@@ -503,8 +441,8 @@ def test_fitted_attributes_and_refit(binary):
     assert est.n_iter_ == 128 and est.n_evaluations_ == 129
 
 
-def test_pipeline_grid_search_and_resample():
-    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+def test_pipeline_grid_search_and_resample(binary_200x5):
+    X, y = binary_200x5
     pipe = make_pipeline(StandardScaler(), ShapleyValuator(KNeighborsClassifier(), method="knn"))
     grid = GridSearchCV(
         pipe,

@@ -12,16 +12,15 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skinfluence import InfluenceTrimmer
-from skinfluence._trimmer import ess_temperature
+from skinfluence._reweight import ess_temperature
 
 
-@pytest.fixture(scope="module")
-def noisy():
-    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, random_state=0)
-    X = StandardScaler().fit_transform(X)
+@pytest.fixture
+def noisy(binary_300x6):
+    """``binary_300x6`` with the first 20 labels flipped."""
+    X, y = binary_300x6
     y = y.copy()
     y[:20] = 1 - y[:20]
     return X, y
@@ -241,31 +240,3 @@ def test_imblearn_pipeline_sees_the_relabeled_rows(noisy):
     y_new[trim.trimmed_indices_] = trim.new_labels_
     ref = LogisticRegression(C=0.5).fit(X, y_new)
     np.testing.assert_allclose(pipe[-1].coef_, ref.coef_)
-
-
-#: Weights are not repetitions for a row selector (see tests/test_trimmer.py).
-EXPECTED_FAILED = {
-    "check_sample_weight_equivalence_on_dense_data": "weights are not repetitions here",
-    "check_sample_weight_equivalence_on_sparse_data": "weights are not repetitions here",
-}
-
-
-def _checks():
-    for est in (
-        InfluenceTrimmer(method="if", strategy="relabel"),
-        InfluenceTrimmer(method="if", strategy="reweight"),
-    ):
-        for item in estimator_checks_generator(
-            est, legacy=True, expected_failed_checks=EXPECTED_FAILED, mark="xfail"
-        ):
-            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
-            name = getattr(check, "func", check).__name__
-            if name != "check_array_api_input":
-                yield pytest.param(estimator, check, marks=marks, id=f"{est.strategy}-{name}")
-
-
-@pytest.mark.parametrize("estimator, check", _checks())
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)

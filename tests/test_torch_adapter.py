@@ -16,26 +16,30 @@ from __future__ import annotations
 
 import copy
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
-import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from skinfluence.adapters import LinearAdapter, make_adapter
 from skinfluence.adapters._links import output_curvature
-from skinfluence.adapters._torch import TorchAdapter
 from skinfluence.curvature import CGSolver, ExactSolver
 from skinfluence.exceptions import SingularHessianWarning, UnsupportedModelError
 from skinfluence.influence import fi_scores, if_scores, representer_scores
 
-skorch = pytest.importorskip("skorch")
+# torch-only module: skipped as a whole where torch or skorch cannot be imported
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+from _nets import MLP, Linear  # noqa: E402
 from skorch import (  # noqa: E402
     NeuralNetBinaryClassifier,
     NeuralNetClassifier,
     NeuralNetRegressor,
 )
+
+from skinfluence.adapters._torch import TorchAdapter  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -48,56 +52,12 @@ def rel_err(a, b) -> float:
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-# -- modules ---------------------------------------------------------------------------
-class SoftmaxLinear(torch.nn.Module):
-    """A linear softmax model returning probabilities (for NLLLoss)."""
-
-    def __init__(self, p=P, k=K):
-        super().__init__()
-        self.lin = torch.nn.Linear(p, k)
-
-    def forward(self, x):
-        return torch.softmax(self.lin(x), dim=-1)
-
-
-class Linear(torch.nn.Module):
-    def __init__(self, p=P, k=K):
-        super().__init__()
-        self.lin = torch.nn.Linear(p, k)
-
-    def forward(self, x):
-        return self.lin(x)
-
-
-class MLP(torch.nn.Module):
-    """Two hidden layers; ``softmax=True`` returns probabilities (NLLLoss)."""
-
-    def __init__(self, p=P, k=K, hidden=6, softmax=False):
-        super().__init__()
-        self.body = torch.nn.Sequential(
-            torch.nn.Linear(p, hidden),
-            torch.nn.Tanh(),
-            torch.nn.Linear(hidden, hidden),
-            torch.nn.Tanh(),
-        )
-        self.head = torch.nn.Linear(hidden, k)
-        self.softmax = softmax
-
-    def forward(self, x):
-        z = self.head(self.body(x))
-        return torch.softmax(z, dim=-1) if self.softmax else z
+# -- modules (P inputs, K outputs by default) ---------------------------------------------
+SoftmaxLinear = partial(Linear, softmax=True)  # probabilities, for NLLLoss
+TwoLayerMLP = partial(MLP, hidden=6, depth=2)  # softmax=True: probabilities (NLLLoss)
 
 
 # -- data and nets -----------------------------------------------------------------------
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny tensors gain nothing from threads, and contended threads are slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_data(rng, kind, n=N, p=P):
     X = rng.normal(size=(n, p)).astype(np.float32)
     if kind == "multiclass":
@@ -324,7 +284,7 @@ def tiny(request):
     }
     if criterion is not None:
         kwargs["criterion"] = criterion
-    return data, fit_net(net_cls, MLP, X, y, **kwargs), X, y
+    return data, fit_net(net_cls, TwoLayerMLP, X, y, **kwargs), X, y
 
 
 def test_objective_is_what_skorch_trained(tiny):
@@ -430,7 +390,7 @@ class AfterHead(MLP):
     """An MLP that halves its last linear layer's output (out of place or in place)."""
 
     def __init__(self, inplace=False, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(hidden=6, depth=2, **kwargs)
         self.inplace = inplace
 
     def forward(self, x):
@@ -461,7 +421,7 @@ def mlp_data():
     X, y = make_data(rng, "multiclass", n=60)
     net = fit_net(
         NeuralNetClassifier,
-        MLP,
+        TwoLayerMLP,
         X,
         y,
         criterion=torch.nn.CrossEntropyLoss,

@@ -15,7 +15,6 @@ import copy
 
 import numpy as np
 import pytest
-import torch
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -24,33 +23,20 @@ from skinfluence import InfluenceTrimmer, UnsupportedModelError, influence_score
 from skinfluence.adapters import make_adapter
 from skinfluence.influence import ip_scores, self_tracin_scores, tracin_scores
 
-skorch = pytest.importorskip("skorch")
+# torch-only module: skipped as a whole where torch or skorch cannot be imported
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+from _nets import MLP  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
 
 from skinfluence.callbacks import TracInCheckpoints  # noqa: E402
+
+pytestmark = pytest.mark.torch
 
 
 def rel_err(a, b) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, p=4, k=3, hidden=5):
-        super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(p, hidden), torch.nn.Tanh())
-        self.head = torch.nn.Linear(hidden, k)
-
-    def forward(self, x):
-        return self.head(self.body(x))
 
 
 def data(n=80, seed=0):
@@ -184,15 +170,6 @@ def test_tracin_errors_clearly():
             ),
             method="tracin",
         ).fit(X, y)
-
-
-def test_import_skinfluence_does_not_import_callbacks():
-    import subprocess
-    import sys
-
-    code = "import skinfluence, sys; print('skinfluence.callbacks' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 def test_tracin_uses_the_objective():

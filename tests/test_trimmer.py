@@ -1,4 +1,5 @@
-"""InfluenceTrimmer: the scikit-learn contract, composition and bad input."""
+"""InfluenceTrimmer: fitted attributes, composition and bad input (the scikit-learn
+checks are in ``test_estimator_checks.py``)."""
 
 import pickle
 import warnings
@@ -16,63 +17,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skinfluence import InfluenceTrimmer, UnsupportedModelError, influence_scores
 
-ESTIMATORS = [
-    InfluenceTrimmer(),
-    InfluenceTrimmer(LogisticRegression(), method="if"),
-    InfluenceTrimmer(LogisticRegression(), method="random", random_state=0),
-    InfluenceTrimmer(Ridge(), method="fi"),
-    InfluenceTrimmer(Ridge(), method="if", solver="cg", damping=1e-3),
-]
 
-
-#: A row of weight 2 is one row, kept or dropped whole; its two copies are two rows,
-#: each scored and dropped on its own, and the budget counts rows: weights and
-#: repetitions select different rows by design.
-EXPECTED_FAILED = {
-    "check_sample_weight_equivalence_on_dense_data": "weights are not repetitions here",
-    "check_sample_weight_equivalence_on_sparse_data": "weights are not repetitions here",
-}
-
-
-def _checks():
-    for est in ESTIMATORS:
-        for item in estimator_checks_generator(
-            est, legacy=True, expected_failed_checks=EXPECTED_FAILED, mark="xfail"
-        ):
-            # expected failures come as pytest.param(..., marks=xfail)
-            (estimator, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
-            # check_array_api_input only skips itself: we take numpy and scipy input
-            if _check_name(check) != "check_array_api_input":
-                yield pytest.param(
-                    estimator, check, marks=marks, id=f"{estimator!r}-{_check_name(check)}"
-                )
-
-
-def _check_name(check):
-    return getattr(check, "func", check).__name__
-
-
-@pytest.mark.parametrize("estimator, check", _checks())
-def test_sklearn_compatible(estimator, check):
-    # Expected failures: EXPECTED_FAILED. Multiclass checks fit multinomial LR, whose Hessian is
-    # singular along the sum of the intercepts: the pseudo-inverse warning is expected.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)
-
-
-@pytest.fixture
-def noisy_binary():
-    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, random_state=0)
-    return StandardScaler().fit_transform(X), y
-
-
-def test_fitted_attributes(noisy_binary):
-    X, y = noisy_binary
+def test_fitted_attributes(binary_300x6):
+    X, y = binary_300x6
     trim = InfluenceTrimmer(
         LogisticRegression(), method="fi", budget=15, validation=0.2, random_state=0
     ).fit(X, y)
@@ -99,8 +49,8 @@ def test_fitted_attributes(noisy_binary):
     np.testing.assert_array_equal(trim.classes_, [0, 1])
 
 
-def test_scores_equal_the_functional_api(noisy_binary):
-    X, y = noisy_binary
+def test_scores_equal_the_functional_api(binary_300x6):
+    X, y = binary_300x6
     Xtr, ytr, Xv, yv = X[:200], y[:200], X[200:], y[200:]
     for method in ("fi", "if"):
         trim = InfluenceTrimmer(LogisticRegression(), method=method, budget=5)
@@ -111,8 +61,8 @@ def test_scores_equal_the_functional_api(noisy_binary):
         )
 
 
-def test_budget_forms(noisy_binary):
-    X, y = noisy_binary
+def test_budget_forms(binary_300x6):
+    X, y = binary_300x6
     held_out = InfluenceTrimmer(method="fi", budget=0.1, validation=0.2).fit(X, y)
     assert len(held_out.trimmed_indices_) == 24  # 10 % of 240
     assert len(InfluenceTrimmer(budget=7).fit(X, y).trimmed_indices_) == 7
@@ -148,8 +98,8 @@ def test_regressor_inner_estimator():
         assert trim.score(Xv, yv) > baseline
 
 
-def test_grid_search_over_budget_and_inner_params(noisy_binary):
-    X, y = noisy_binary
+def test_grid_search_over_budget_and_inner_params(binary_300x6):
+    X, y = binary_300x6
     pipe = make_pipeline(StandardScaler(), InfluenceTrimmer(LogisticRegression(), random_state=0))
     grid = GridSearchCV(
         pipe,
@@ -164,8 +114,8 @@ def test_grid_search_over_budget_and_inner_params(noisy_binary):
     assert best.estimator_.C == grid.best_params_["influencetrimmer__estimator__C"]
 
 
-def test_metadata_routing_of_validation_set(noisy_binary):
-    X, y = noisy_binary
+def test_metadata_routing_of_validation_set(binary_300x6):
+    X, y = binary_300x6
     Xv, yv = X[250:], y[250:]
     with config_context(enable_metadata_routing=True):
         trim = InfluenceTrimmer(budget=5).set_fit_request(X_val=True, y_val=True)
@@ -192,8 +142,8 @@ def test_imblearn_pipeline_resamples():
     assert Xr.shape == (180, 5) and yr.shape == (180,)
 
 
-def test_pandas_keeps_feature_names(noisy_binary):
-    X, y = noisy_binary
+def test_pandas_keeps_feature_names(binary_300x6):
+    X, y = binary_300x6
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     ys = pd.Series(y, name="target")
     trim = InfluenceTrimmer(budget=10, random_state=0).fit(df, ys)
@@ -207,24 +157,24 @@ def test_pandas_keeps_feature_names(noisy_binary):
         trim.predict(df)
 
 
-def test_sparse_input(noisy_binary):
-    X, y = noisy_binary
+def test_sparse_input(binary_300x6):
+    X, y = binary_300x6
     dense = InfluenceTrimmer(budget=10, random_state=0).fit(X, y)
     sparse = InfluenceTrimmer(budget=10, random_state=0).fit(sp.csr_matrix(X), y)
     np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-6)
     np.testing.assert_array_equal(sparse.trimmed_indices_, dense.trimmed_indices_)
 
 
-def test_pickle_round_trip(noisy_binary):
-    X, y = noisy_binary
+def test_pickle_round_trip(binary_300x6):
+    X, y = binary_300x6
     trim = InfluenceTrimmer(budget=10, random_state=0).fit(X, y)
     back = pickle.loads(pickle.dumps(trim))
     np.testing.assert_array_equal(back.predict(X), trim.predict(X))
     np.testing.assert_array_equal(back.trimmed_indices_, trim.trimmed_indices_)
 
 
-def test_deterministic_under_random_state(noisy_binary):
-    X, y = noisy_binary
+def test_deterministic_under_random_state(binary_300x6):
+    X, y = binary_300x6
     a = InfluenceTrimmer(method="random", budget=10, random_state=3).fit(X, y)
     b = InfluenceTrimmer(method="random", budget=10, random_state=3).fit(X, y)
     c = InfluenceTrimmer(method="random", budget=10, random_state=4).fit(X, y)
@@ -232,8 +182,8 @@ def test_deterministic_under_random_state(noisy_binary):
     assert not np.array_equal(a.trimmed_indices_, c.trimmed_indices_)
 
 
-def test_caller_arrays_are_never_modified(noisy_binary):
-    X, y = noisy_binary
+def test_caller_arrays_are_never_modified(binary_300x6):
+    X, y = binary_300x6
     Xv, yv = X[:50].copy(), y[:50].copy()
     inputs = [X.copy(), y.copy(), Xv, yv]
     df = pd.DataFrame(X)
@@ -254,24 +204,24 @@ def test_caller_arrays_are_never_modified(noisy_binary):
 
 # -- bad input -------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_non_finite_features(noisy_binary, bad):
-    X, y = noisy_binary
+def test_non_finite_features(binary_300x6, bad):
+    X, y = binary_300x6
     X = X.copy()
     X[3, 2] = bad
     with pytest.raises(ValueError, match="NaN|infinity"):
         InfluenceTrimmer().fit(X, y)
 
 
-def test_non_finite_validation_features(noisy_binary):
-    X, y = noisy_binary
+def test_non_finite_validation_features(binary_300x6):
+    X, y = binary_300x6
     Xv = X[:20].copy()
     Xv[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         InfluenceTrimmer().fit(X, y, X_val=Xv, y_val=y[:20])
 
 
-def test_mismatched_lengths(noisy_binary):
-    X, y = noisy_binary
+def test_mismatched_lengths(binary_300x6):
+    X, y = binary_300x6
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         InfluenceTrimmer().fit(X, y[:-1])
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
@@ -279,44 +229,44 @@ def test_mismatched_lengths(noisy_binary):
 
 
 @pytest.mark.parametrize("budget, match", [(-1, "budget"), (240, r"\[0, 240\)"), (1.5, "budget")])
-def test_bad_budget(noisy_binary, budget, match):
-    X, y = noisy_binary
+def test_bad_budget(binary_300x6, budget, match):
+    X, y = binary_300x6
     with pytest.raises(ValueError, match=match):
         InfluenceTrimmer(method="fi", budget=budget, validation=0.2).fit(X, y)
 
 
-def test_one_class(noisy_binary):
-    X, _ = noisy_binary
+def test_one_class(binary_300x6):
+    X, _ = binary_300x6
     with pytest.raises(ValueError, match="class"):
         InfluenceTrimmer().fit(X, np.zeros(len(X), dtype=int))
 
 
 @pytest.mark.parametrize("est", [SVC(), DecisionTreeClassifier(max_depth=3)])
-def test_unsupported_estimator(noisy_binary, est):
+def test_unsupported_estimator(binary_300x6, est):
     # a method that needs an adapter; method="auto" runs a model-agnostic one (test_oof.py)
-    X, y = noisy_binary
+    X, y = binary_300x6
     with pytest.raises(UnsupportedModelError, match="has no influence adapter"):
         InfluenceTrimmer(est, method="loo_confidence").fit(X, y)
 
 
-def test_validation_set_with_wrong_features(noisy_binary):
-    X, y = noisy_binary
+def test_validation_set_with_wrong_features(binary_300x6):
+    X, y = binary_300x6
     with pytest.raises(ValueError, match="X_val has 5 features, but the training X has 6"):
         InfluenceTrimmer().fit(X, y, X_val=X[:20, :5], y_val=y[:20])
     with pytest.raises(ValueError, match="both X_val and y_val"):
         InfluenceTrimmer().fit(X, y, X_val=X[:20])
 
 
-def test_unknown_method(noisy_binary):
-    X, y = noisy_binary
+def test_unknown_method(binary_300x6):
+    X, y = binary_300x6
     with pytest.raises(ValueError, match="method"):
         InfluenceTrimmer(method="magic").fit(X, y)
 
 
-def test_influence_scores_requires_fitted_estimator(noisy_binary):
+def test_influence_scores_requires_fitted_estimator(binary_300x6):
     from sklearn.exceptions import NotFittedError
 
-    X, y = noisy_binary
+    X, y = binary_300x6
     with pytest.raises(NotFittedError):
         influence_scores(LogisticRegression(), X, y, X, y)
 

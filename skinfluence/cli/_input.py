@@ -21,7 +21,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .._trimmer import auto_method
+from .._methods import auto_method
 from ..influence import MEASURES
 
 #: ``--method`` choices of ``clean`` and the demo: ``auto`` and every measure.

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._loo import LABEL_SCORES, label_quality
+from ._loo import check_label_score, out_of_sample_scores
 from ._trees_common import parent_sum, row_blocks
 
 __all__ = ["forest_loo_proba", "forest_refit_scores", "oob_proba", "oob_scores"]
@@ -152,14 +152,9 @@ def oob_scores(
     -------
     ndarray of shape (n,)
     """
-    if label_score not in LABEL_SCORES:
-        raise ValueError(f"label_score must be one of {LABEL_SCORES}, got {label_score!r}.")
+    check_label_score(label_score)
     P = oob_proba(adapter, X, y_enc)
-    if not adapter.is_classifier:
-        resid = np.asarray(y_enc, dtype=np.float64) - P
-        scale = np.sqrt(np.mean(resid**2))
-        return np.abs(resid) / (scale if scale > 0 else 1.0)
-    return 1.0 - label_quality(P, y_enc, label_score)
+    return out_of_sample_scores(P, y_enc, label_score, adapter.is_classifier)
 
 
 def forest_refit_scores(adapter, X, y_enc, X_val, y_val_enc) -> np.ndarray:

@@ -238,8 +238,6 @@ def loo_confidence_scores(
     -------
     ndarray of shape (n,)
     """
-    if label_score not in LABEL_SCORES:
-        raise ValueError(f"label_score must be one of {LABEL_SCORES}, got {label_score!r}.")
     return loo_label_scores(adapter, loo_outputs(adapter, solver, X, y_enc), y_enc, label_score)
 
 
@@ -250,11 +248,31 @@ def loo_label_scores(adapter, f_loo, y_enc, label_score: str = "self_confidence"
     -------
     ndarray of shape (n,)
     """
-    if not adapter.is_classifier:
-        resid = np.asarray(y_enc, dtype=np.float64) - adapter.output_proba(f_loo)
+    check_label_score(label_score)
+    P = adapter.output_proba(f_loo)
+    return out_of_sample_scores(P, y_enc, label_score, adapter.is_classifier)
+
+
+def check_label_score(label_score: str) -> None:
+    """Raise ``ValueError`` unless ``label_score`` is one of :data:`LABEL_SCORES`."""
+    if label_score not in LABEL_SCORES:
+        raise ValueError(f"label_score must be one of {LABEL_SCORES}, got {label_score!r}.")
+
+
+def out_of_sample_scores(P, y, label_score: str, classifier: bool) -> np.ndarray:
+    """Scores from predictions made without each row (higher = trim first).
+
+    Classifiers: ``1 -`` :func:`label_quality` of the class probabilities ``P``
+    ``(n, K)`` at the encoded labels ``y``. Regressors: ``|y_i - μ_i| / s`` for the
+    predicted means ``P`` ``(n,)``, ``s`` the root mean square of those residuals.
+    The measures that predict each row without it (leave-one-out, out-of-fold,
+    out-of-bag) share it.
+    """
+    if not classifier:
+        resid = np.asarray(y, dtype=np.float64) - P
         scale = np.sqrt(np.mean(resid**2))
         return np.abs(resid) / (scale if scale > 0 else 1.0)
-    return 1.0 - label_quality(adapter.output_proba(f_loo), y_enc, label_score)
+    return 1.0 - label_quality(P, y, label_score)
 
 
 def estimate_n_issues(P: np.ndarray, y_enc: np.ndarray) -> int:

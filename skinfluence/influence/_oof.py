@@ -50,7 +50,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from ..adapters import model_input
 from ..exceptions import UnsupportedModelError
-from ._loo import LABEL_SCORES, label_quality
+from ._loo import check_label_score, out_of_sample_scores
 
 __all__ = [
     "check_model_agnostic",
@@ -294,8 +294,7 @@ def oof_confidence_scores(
     -------
     ndarray of shape (n_samples,)
     """
-    if label_score not in LABEL_SCORES:
-        raise ValueError(f"label_score must be one of {LABEL_SCORES}, got {label_score!r}.")
+    check_label_score(label_score)
     out = oof_predictions(
         estimator,
         X,
@@ -307,10 +306,8 @@ def oof_confidence_scores(
     )
     y = np.asarray(y)
     if out.ndim == 1:
-        resid = y.astype(np.float64) - out
-        scale = np.sqrt(np.mean(resid**2))
-        return np.abs(resid) / (scale if scale > 0 else 1.0)
+        return out_of_sample_scores(out, y, label_score, classifier=False)
     if cache is not None:
         cache["proba"] = out
     y_enc = np.searchsorted(np.unique(y), y)
-    return 1.0 - label_quality(out, y_enc, label_score)
+    return out_of_sample_scores(out, y_enc, label_score, classifier=True)
