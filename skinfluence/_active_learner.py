@@ -106,10 +106,14 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         Rounds of query–label–refit when ``y_oracle`` is passed to :meth:`fit`.
     n_estimators : int, default=10
         ``"bald"`` only: ensemble members or dropout passes.
-    solver : {"exact", "cg", "kfac"} or BaseSolver, default="exact"
-        Inverse-Hessian-vector products for ``"fi"`` and ``"if"``; ``"kfac"``
-        (skorch nets whose selected parameters sit in ``nn.Linear`` layers) is the
-        K-FAC approximation of the Gauss-Newton matrix.
+    solver : {"auto", "exact", "cg", "kfac"} or BaseSolver, default="auto"
+        Inverse-Hessian-vector products for ``"fi"`` and ``"if"``: ``"auto"`` is
+        ``"exact"`` up to 4,096 parameters (at most 384 MiB and about ``m³``
+        operations for the factorisation; 512 for ``"if"``, which solves once) and
+        Jacobi-preconditioned ``"cg"`` above,
+        recorded in ``solver_``; ``"kfac"`` (skorch nets whose selected parameters
+        sit in ``nn.Linear`` layers) is the K-FAC approximation of the Gauss-Newton
+        matrix.
     approximation : {None, "kfsvd"}, default=None
         ``"fi"`` only. ``"kfsvd"`` replaces each labeled row's mixed derivative
         ``∂x∂θL`` by its rank-``svd_rank`` truncated SVD (randomized power
@@ -144,6 +148,9 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator_ : estimator
         Clone of ``estimator`` fitted on the rows labeled at the end of :meth:`fit`.
+    solver_ : str or None
+        The solver that ran for ``"fi"`` / ``"if"`` (``solver``'s name, or what
+        ``"auto"`` chose); ``None`` for the other methods.
     scores_ : ndarray of shape (n_samples,)
         Query score of every pool row for the final model (higher = queried first;
         predicted ranks when the surrogate is used); ``nan`` on labeled rows.
@@ -220,7 +227,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         aggregation="trimmed_mean",
         n_rounds=5,
         n_estimators=10,
-        solver="exact",
+        solver="auto",
         approximation=None,
         svd_rank=10,
         damping=0.0,
@@ -259,7 +266,8 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         ``X``, ``X_pool`` and ``X_val`` are in the container the model was fitted on
         (a DataFrame keeps its column names, a pipeline gets its raw rows).
         """
-        return query_scores(
+        record = {}
+        scores = query_scores(
             model,
             self._inner(),
             _safe_indexing(X, lab),
@@ -280,7 +288,17 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             svd_rank=self.svd_rank,
             n_estimators=self.n_estimators,
             n_jobs=self.n_jobs,
+            record=record,
         )
+        if "solver" in record:
+            if self.verbose and self.solver_ is None and "solver_reason" in record:
+                print(
+                    f"[InfluenceActiveLearner] solver='auto' chose {record['solver']!r}: "
+                    f"{record['solver_reason']}",
+                    flush=True,
+                )
+            self.solver_ = record["solver"]
+        return scores
 
     def _pool_scores(self, model, X, y, w, lab, pool, X_val, y_val, rng) -> np.ndarray:
         """Scores of the pool rows, through the rank surrogate where it applies."""
@@ -387,6 +405,7 @@ class InfluenceActiveLearner(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             X_fit = X_fit.tocsr()
 
         y_work = y.copy()
+        self.solver_ = None
         self.labeled_iter_ = np.where(pool_mask, -1, 0)
         start = time.perf_counter()
         model = self._fit_labeled(X_fit, y_work, sample_weight, lab)

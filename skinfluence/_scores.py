@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import is_classifier
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from .adapters import check_row_weights
 from .influence import FI_SCALINGS, compute_scores, final_step, get_measure
-from .utils import check_two_classes, check_validation_set, check_xy
+from .utils import (
+    check_dask_xy,
+    check_two_classes,
+    check_validation_set,
+    check_xy,
+    is_dask_array,
+)
 
 __all__ = ["influence_scores"]
 
@@ -22,7 +29,7 @@ def influence_scores(
     method: str = "fi",
     *,
     sample_weight=None,
-    solver="exact",
+    solver="auto",
     damping: float = 0.0,
     scaling: str = "appendix",
     params="all",
@@ -39,6 +46,7 @@ def influence_scores(
     label_score: str = "self_confidence",
     cv=5,
     n_jobs: int | None = None,
+    verbose: int = 0,
 ) -> np.ndarray:
     """Score every training row of a fitted estimator by its influence.
 
@@ -55,8 +63,13 @@ def influence_scores(
         FI's perturbation moves the transformed features). For ``"oof_confidence"``
         and ``"data_oob"`` any fitted classifier or regressor: they fit clones of it
         (of a pipeline's final model, on the transformed rows).
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        The training rows the estimator was fitted on (raw rows for a pipeline).
+    X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+        The training rows the estimator was fitted on (raw rows for a pipeline). A
+        sparse matrix is never densified (linear models). A dask array of row chunks
+        (linear models, not in a pipeline; methods ``"if"``, ``"ip"``, ``"fi"``,
+        ``"self"``, ``"loo_confidence"``) is scored where it lies: the Hessian and
+        the validation gradient as reductions over its chunks, the scores chunk by
+        chunk (see ``docs/scaling.md``).
     y : array-like of shape (n_samples,)
         Their targets.
     X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
@@ -96,10 +109,14 @@ def influence_scores(
         ``LogisticRegression`` is read from the model and needs no weights here.
         ``"oof_confidence"`` passes them to its fold fits, ``"data_oob"`` draws rows
         in proportion to them.
-    solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
-            or BaseSolver, default="exact"
+    solver : {"auto", "exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", \
+            "arnoldi"} or BaseSolver, default="auto"
         How inverse-Hessian-vector products are computed (see
-        ``docs/curvature.md``).
+        ``docs/curvature.md``). ``"auto"``: ``"exact"`` up to 4,096 parameters (the
+        factorisation then takes at most 384 MiB and about ``m³`` operations; 512
+        for ``"if"``, which solves once), Jacobi-preconditioned ``"cg"`` above;
+        ``verbose`` prints the choice.
+        ``"exact"`` is refused above 4 GiB (13,377 parameters).
     damping : float, default=0.0
         Added to the Hessian's diagonal before inversion (``"source"``: to every
         segment's curvature). ``method="datainf"``: the per-layer damping ``λ_l``
@@ -144,8 +161,9 @@ def influence_scores(
         ``method="gif"`` only (seed 004): the parameters ``J`` influence is restricted
         to — ``"gradients"`` / ``"outputs"`` (Highest-k), ``"lowest_gradients"`` /
         ``"lowest_outputs"``, ``"random"``, ``"all"`` (= ``"if"``), or positions in
-        ``θ`` / a boolean mask. ``gif`` needs ``solver="exact"`` or
-        ``"modified_lissa"``; see :mod:`skinfluence.influence._gif`.
+        ``θ`` / a boolean mask. ``gif`` needs ``solver="auto"`` (up to 4,096
+        parameters), ``"exact"`` or ``"modified_lissa"``; see
+        :mod:`skinfluence.influence._gif`.
     gif_fraction : float, default=0.05
         ``method="gif"`` only: share of each parameter group a rule selects.
     label_score : {"self_confidence", "normalized_margin", \
@@ -158,6 +176,8 @@ def influence_scores(
         ``StratifiedKFold`` / ``KFold`` seeded by ``random_state``).
     n_jobs : int or None, default=None
         ``method="oof_confidence"`` and ``"data_oob"``: joblib jobs for their fits.
+    verbose : int, default=0
+        Print the solver ``"auto"`` chose, and why.
 
     Returns
     -------
@@ -181,6 +201,11 @@ def influence_scores(
     if scaling not in FI_SCALINGS:
         raise ValueError(f"scaling must be one of {FI_SCALINGS}, got {scaling!r}.")
     check_is_fitted(estimator)
+    if is_dask_array(X) and isinstance(estimator, Pipeline):
+        raise ValueError(
+            "a Pipeline does not score a dask array: transform the rows with dask first "
+            "and pass the pipeline's final model."
+        )
     # a fitted pipeline: influence of its final model on the transformed rows
     estimator, X, X_val = final_step(estimator, X, X_val)
     classifier = is_classifier(estimator)
@@ -192,18 +217,26 @@ def influence_scores(
                 f"{name} has {width} features, but {type(estimator).__name__} was fitted "
                 f"on {n_in}; pass the rows it was fitted on, transformed the same way."
             )
-    X, y = check_xy(X, y, classifier=classifier)
+    dask_rows = is_dask_array(X)
+    if dask_rows:  # its labels are checked in the same pass as its chunks
+        X, y = check_dask_xy(X, y, classifier=classifier, who="influence_scores")
+    else:
+        X, y = check_xy(X, y, classifier=classifier)
     if measure.validation or X_val is not None or y_val is not None:
         if measure.validation and X_val is None and y_val is None:
             raise ValueError(
                 f"method={method!r} scores against validation rows: pass X_val and y_val "
                 "(or a validation-free method: 'loo_confidence', 'self')."
             )
-        X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
-    if classifier:
+        if is_dask_array(X_val):
+            X_val, y_val = check_dask_xy(X_val, y_val, classifier=classifier, n_features=X.shape[1])
+        else:
+            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1], classifier=classifier)
+    if classifier and not dask_rows:
         check_two_classes(y, "influence_scores")
     sample_weight = check_row_weights(sample_weight, X.shape[0])
-    return compute_scores(
+    record = {}
+    scores = compute_scores(
         estimator,
         X,
         y,
@@ -223,7 +256,15 @@ def influence_scores(
         gif_selection=gif_selection,
         gif_fraction=gif_fraction,
         label_score=label_score,
+        record=record,
         cv=cv,
         n_jobs=n_jobs,
         **({} if n_estimators is None else {"n_estimators": n_estimators}),
     )
+    if verbose and "solver_reason" in record:
+        print(
+            f"[influence_scores] solver='auto' chose {record['solver']!r}: "
+            f"{record['solver_reason']}",
+            flush=True,
+        )
+    return scores

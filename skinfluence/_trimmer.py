@@ -119,7 +119,8 @@ class InfluenceTrimmer(BaseRowSelector):
           ``-(1/n) ((H_J⁺)ᵀ ∂_J f_V)ᵀ ∂θL_i``, ``"if"`` restricted to the parameters
           ``J`` of ``gif_selection`` with the others held fixed (Moore-Penrose
           form); the raw GIF's predicted validation change on removal, negated.
-          Needs ``solver="exact"`` or ``"modified_lissa"``.
+          Needs ``solver="auto"`` (up to 4,096 parameters), ``"exact"`` or
+          ``"modified_lissa"``.
         - ``"relatif"`` — RelatIF, θ-relative influence (Barshan et al. 2020;
           survey 003 eq. 66): ``"if"`` divided by ``‖H⁻¹ ∂θL_i‖``, the size of the
           row's own parameter change (one extra solve per row).
@@ -175,11 +176,16 @@ class InfluenceTrimmer(BaseRowSelector):
         ``budget="auto"`` estimates); ``"trim_loss"`` leaves out the same share of
         validation rows, those whose labels the scoring fit finds least likely (a
         trimmed validation loss); ``"keep"`` uses them all (regressors always do).
-    solver : {"exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", "arnoldi"} \
-            or BaseSolver, default="exact"
-        Inverse-Hessian-vector products: Cholesky (pseudo-inverse when singular),
-        conjugate gradient, K-FAC / EK-FAC (skorch nets), LiSSA, seed 004's modified
-        LiSSA, or Arnoldi's top eigenspace; see ``docs/curvature.md``.
+    solver : {"auto", "exact", "cg", "kfac", "ekfac", "lissa", "modified_lissa", \
+            "arnoldi"} or BaseSolver, default="auto"
+        Inverse-Hessian-vector products: ``"auto"`` is ``"exact"`` up to 4,096
+        parameters (the factorisation then takes at most 384 MiB and about ``m³``
+        operations; 512 for ``"if"``, which solves once) and Jacobi-preconditioned
+        ``"cg"`` above, recorded in ``solver_``; ``"exact"`` is Cholesky
+        (pseudo-inverse when singular; refused above 4 GiB, 13,377 parameters), then
+        conjugate gradient, K-FAC / EK-FAC
+        (skorch nets), LiSSA, seed 004's modified LiSSA, or Arnoldi's top
+        eigenspace; see ``docs/curvature.md``.
     damping : float, default=0.0
         Added to the Hessian's diagonal before inversion. ``method="datainf"``:
         the per-layer damping ``λ_l`` (0 = Kwon et al.'s rule).
@@ -275,6 +281,9 @@ class InfluenceTrimmer(BaseRowSelector):
         rows (``validation`` a float) are never scored and hold ``nan``.
     method_ : str
         The method that ran (``method``, or what ``"auto"`` chose).
+    solver_ : str or None
+        The solver that ran (``solver``'s name, or what ``"auto"`` chose: ``"exact"``
+        or ``"cg"``); ``None`` for a method without curvature.
     n_issues_ : int
         ``budget="auto"`` only: the estimated number of label issues.
     trimmed_indices_ : ndarray of shape (n_dropped,)
@@ -358,7 +367,7 @@ class InfluenceTrimmer(BaseRowSelector):
         validation="auto",
         label_score="self_confidence",
         noisy_validation="drop_flagged",
-        solver="exact",
+        solver="auto",
         damping=0.0,
         scaling="appendix",
         params="all",
@@ -445,6 +454,7 @@ class InfluenceTrimmer(BaseRowSelector):
             The fitted trimmer.
         """
         self.method_ = auto_method(self._inner()) if self.method == "auto" else self.method
+        self.solver_ = None
         if self.strategy == "relabel" and not is_classifier(self._inner()):
             raise ValueError(
                 'strategy="relabel" gives rows another class label; it needs a '
@@ -500,10 +510,19 @@ class InfluenceTrimmer(BaseRowSelector):
     def _what_needs_validation(self) -> str:
         return f"method={self.method_!r}"
 
+    def _record_solver(self, record: dict) -> None:
+        """``solver_`` from what the dispatch ran; ``verbose`` says why for ``"auto"``."""
+        if "solver" not in record:
+            return
+        if self.solver_ is None and "solver_reason" in record:
+            self._log(f"solver='auto' chose {record['solver']!r}: {record['solver_reason']}")
+        self.solver_ = record["solver"]
+
     def _loo(self, rows: ScoredRows) -> tuple[np.ndarray, np.ndarray]:
         """Leave-one-out probabilities of the rows' fit (once per fit on those rows)."""
         key = ("loo", tuple(rows.scored[[0, -1]]), len(rows.scored))
         if key not in rows.parent.cache:
+            record = {}
             rows.parent.cache[key] = loo_probabilities(
                 rows.model(),
                 rows.X_scored,
@@ -514,7 +533,9 @@ class InfluenceTrimmer(BaseRowSelector):
                 params=self.params,
                 gauss_newton=self.gauss_newton,
                 what='budget="auto" and noisy_validation',
+                record=record,
             )
+            self._record_solver(record)
         return rows.parent.cache[key]
 
     def _auto_budget(self, rows: ScoredRows) -> int:
@@ -598,7 +619,8 @@ class InfluenceTrimmer(BaseRowSelector):
             X = _safe_indexing(rows.X_fit, rows.scored)
         # n_estimators=None: the measure's own default (ip_ensemble 5, data_oob 100)
         n_estimators = {} if self.n_estimators is None else {"n_estimators": self.n_estimators}
-        return compute_scores(
+        record = {}
+        scores = compute_scores(
             self._scored_model(rows),
             X,
             rows.y_scored,
@@ -626,8 +648,11 @@ class InfluenceTrimmer(BaseRowSelector):
             cv=self.cv,
             n_jobs=self.n_jobs,
             cache=cache,
+            record=record,
             **n_estimators,
         )
+        self._record_solver(record)
+        return scores
 
     # -- strategies --------------------------------------------------------------------
     def _new_labels(self, rows: ScoredRows) -> np.ndarray:

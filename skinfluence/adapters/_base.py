@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import ClassVar, Protocol
 
 import numpy as np
+from sklearn import get_config
 
 from ..exceptions import UnsupportedModelError
 
@@ -132,6 +133,46 @@ class BaseAdapter:
         """
         return [np.arange(self.n_params)]
 
+    def loss_grad_dot(self, X, y: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """Products ``∂θ L(y_i, x_i; θ̂) · V`` of every row's gradient with ``V``.
+
+        Part of the ``gradients`` capability. This default forms the gradients
+        (:meth:`loss_grad`); an adapter with a closed form overrides it so that the
+        ``(n, m)`` gradients are never built.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n, p)
+        y : ndarray of shape (n,)
+            Encoded targets.
+        V : ndarray of shape (m,) or (m, r)
+
+        Returns
+        -------
+        ndarray of shape (n,) or (n, r)
+        """
+        return self.loss_grad(X, y) @ V
+
+    def loss_grad_sum(self, X, y: np.ndarray, weights=None) -> np.ndarray:
+        """The sum ``Σ_i w_i ∂θ L(y_i, x_i; θ̂)`` of the rows' gradients, shape ``(m,)``.
+
+        Part of the ``gradients`` capability; this default sums :meth:`loss_grad`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n, p)
+        y : ndarray of shape (n,)
+            Encoded targets.
+        weights : ndarray of shape (n,), default=None
+            Weights of the rows (``None``: 1 each).
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
+        G = self.loss_grad(X, y)
+        return G.sum(axis=0) if weights is None else weights @ G
+
     def chunk_size(self, width: int = 1, target_mb: float = 64.0) -> int:
         """Rows per chunk so that a ``(rows, width, max(m, p))`` float64 block fits.
 
@@ -140,13 +181,15 @@ class BaseAdapter:
         width : int, default=1
             Vectors of length ``max(m, p)`` held per row.
         target_mb : float, default=64.0
-            Memory allowed for one block, in MiB.
+            Memory allowed for one block, in MiB; scikit-learn's ``working_memory``
+            (``sklearn.config_context(working_memory=...)``) lowers it when smaller.
 
         Returns
         -------
         int
             Number of rows, between 1 and 65,536.
         """
+        target_mb = min(float(target_mb), float(get_config()["working_memory"]))
         per_row = 8.0 * max(width, 1) * max(self.n_params, self.n_features, 1)
         return int(max(1, min(1 << 16, target_mb * 2**20 // per_row)))
 
@@ -184,6 +227,69 @@ class Gradients(Protocol):
         """Per-row loss gradients ``∂θ L(y_i, x_i; θ̂)``, shape ``(n, m)``.
 
         ``y`` is encoded (:meth:`BaseAdapter.encode_y`).
+        """
+
+    def loss_grad_dot(self, X, y: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """``loss_grad(X, y) @ V`` (a default in :class:`BaseAdapter`), ``(n,)`` or ``(n, r)``."""
+
+    def loss_grad_sum(self, X, y: np.ndarray, weights=None) -> np.ndarray:
+        """``Σ_i w_i loss_grad(X, y)[i]`` (a default in :class:`BaseAdapter`), ``(m,)``."""
+
+
+class HessianDiagonal(Protocol):
+    """the diagonal of the Hessian"""
+
+    def hessian_diagonal(self) -> np.ndarray:
+        """The diagonal of ``H`` (with ``λ``), shape ``(m,)``, without building ``H``."""
+
+    def hessian_diagonal_blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(blocks, index)``: small diagonal blocks of ``H`` (with ``λ``), ``(g, s, s)``,
+        and their positions in ``θ``, ``(g, s)``; the diagonal itself when ``s = 1``.
+
+        The (block-)Jacobi preconditioner of conjugate gradient
+        (:class:`~skinfluence.curvature.CGSolver`).
+        """
+
+
+class HessianNullSpace(Protocol):
+    """the directions the Hessian is singular along by the model's structure"""
+
+    def hessian_null_space(self) -> np.ndarray:
+        """An orthonormal basis ``N`` (``m × d``, ``d ≥ 0``) of directions with ``H N = 0``
+        whatever the data: a softmax's unpenalised intercepts move every logit alike.
+
+        Conjugate gradient projects its right-hand sides and solutions off ``N``, which
+        makes it return the pseudo-inverse solution, as the exact solver does.
+        """
+
+
+class LinearOutputs(Protocol):
+    """raw outputs linear in the parameters, through per-row features"""
+
+    def output_metric(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(w, D, J_x)`` of :meth:`Metric.metric_factors` without ``J_theta``."""
+
+    def output_features(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, index)`` with ``∂θ f_k(x_i) = e_k ⊗ A[i]`` placed at ``θ[index[k]]``.
+
+        ``A`` of shape ``(n, q)`` (a sparse matrix for sparse ``X``) and ``index`` of
+        shape ``(K', q)``: ``J_theta[i, k, index[k]] = A[i]``, zero elsewhere (the
+        ``J_theta`` of :meth:`Metric.metric_factors`). Measures use it to solve with
+        the ``K'`` parameter blocks instead of ``K'`` mostly-zero columns per row
+        (:meth:`~skinfluence.curvature.BaseSolver.solve_outputs`).
+        """
+
+
+class Distributed(Protocol):
+    """training rows in a dask array"""
+
+    def detached(self) -> BaseAdapter:
+        """A copy without the training rows and their weights, to ship to dask workers.
+
+        Every method that takes rows (``loss_grad``, ``mixed_product``, ...) works on
+        the copy; those that read the training rows (``hessian``, ``hvp``, ...) do not.
+        The adapter itself takes its training rows as a dask array: its reductions
+        over them run block by block on the dask scheduler.
         """
 
 
@@ -414,6 +520,10 @@ CAPABILITIES: dict[str, type] = {
     "gradients": Gradients,
     "hvp": HVP,
     "hessian": Hessian,
+    "hessian_diagonal": HessianDiagonal,
+    "hessian_null_space": HessianNullSpace,
+    "linear_outputs": LinearOutputs,
+    "distributed": Distributed,
     "batch_hvp": BatchHVP,
     "mixed": Mixed,
     "metric": Metric,

@@ -14,10 +14,12 @@ fitting it, so the user's object is never changed.
 
 from __future__ import annotations
 
+import copy
 from numbers import Real
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from ..adapters import require
@@ -66,9 +68,59 @@ class BaseSolver(BaseEstimator):
         self.adapter_ = adapter
         return self
 
+    def rebound(self, adapter) -> BaseSolver:
+        """A copy of this fitted solver that answers for ``adapter``.
+
+        ``adapter`` is a copy of the one it was fitted on without the training rows
+        (``adapter.detached()``): what is shipped to dask workers. A solver whose
+        :meth:`solve` goes back to the training rows (conjugate gradient's
+        Hessian-vector products) then cannot solve there.
+
+        Parameters
+        ----------
+        adapter : BaseAdapter
+
+        Returns
+        -------
+        BaseSolver
+        """
+        new = copy.copy(self)
+        new.adapter_ = adapter
+        return new
+
     def solve(self, B: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         """Return ``(H + damping·I)⁻¹ B``."""
         raise NotImplementedError
+
+    def solve_outputs(self, A, index: np.ndarray) -> np.ndarray:
+        """``(H + damping·I)⁻¹ ∂θ f_k(x_i)`` for outputs linear in the parameters.
+
+        ``∂θ f_k(x_i) = e_k ⊗ A[i]`` placed at ``θ[index[k]]`` (the adapters'
+        ``linear_outputs`` capability): ``K'`` columns per row that are zero outside
+        one parameter block. This default builds those columns and calls
+        :meth:`solve`; :class:`~skinfluence.curvature.ExactSolver` contracts the
+        inverse's ``K'`` row blocks with ``A`` instead (``K'`` times fewer
+        operations).
+
+        Parameters
+        ----------
+        A : {ndarray, sparse matrix} of shape (n, q)
+            Per-row features.
+        index : ndarray of int of shape (K', q)
+            Positions in ``θ`` of each output's parameters.
+
+        Returns
+        -------
+        ndarray of shape (n, K', m)
+        """
+        n = A.shape[0]
+        k = index.shape[0]
+        m = self.adapter_.n_params
+        dense = A.toarray() if sp.issparse(A) else np.asarray(A, dtype=np.float64)
+        B = np.zeros((n, k, m))
+        for out in range(k):
+            B[:, out, index[out]] = dense
+        return self.solve(B.reshape(n * k, m).T).T.reshape(n, k, m)
 
     def solve_restricted(self, adapter, J: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Return ``(H_J⁺)ᵀ b[J]``: influence restricted to the parameters ``J``.

@@ -10,6 +10,7 @@ measure's formula, source, sign convention and cost.
 
 from ._active import AGGREGATIONS, aggregate, fi_active_scores, fi_pairs, if_active_scores
 from ._boostin import boostin_scores, boostin_self_scores
+from ._dask import DASK_METHODS, dask_scores
 from ._datainf import datainf_scores
 from ._dispatch import (
     QUERY_METHODS,
@@ -50,6 +51,8 @@ from ._source import segment_operator, source_scores
 from ._tracin import self_tracin_scores, tracin_scores
 
 __all__ = [
+    "DASK_METHODS",
+    "dask_scores",
     "AGGREGATIONS",
     "ATTACKS",
     "FI_SCALINGS",

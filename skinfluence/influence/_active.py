@@ -40,6 +40,7 @@ from ._fi import _per_row, fi_scale, perturbation_root
 __all__ = [
     "AGGREGATIONS",
     "aggregate",
+    "trimmed_mean_rows",
     "fi_active_scores",
     "fi_pair_factors",
     "fi_pairs",
@@ -61,27 +62,83 @@ def aggregate(values: np.ndarray, aggregation="trimmed_mean") -> np.ndarray:
     -------
     ndarray of shape (n_pool,)
     """
+    values = np.asarray(values)
     if callable(aggregation):
-        out = np.asarray(aggregation(values), dtype=np.float64)
-        if out.shape != values.shape[1:]:
+        return _aggregate_rows(values.T, aggregation)
+    # the labeled rows contiguous: one copy, then partitions along the last axis
+    return _aggregate_rows(np.array(values.T, dtype=np.float64, order="C"), aggregation)
+
+
+def _aggregate_rows(rows: np.ndarray, aggregation) -> np.ndarray:
+    """:func:`aggregate` over the last axis of ``rows`` (n_pool, n_labeled).
+
+    The built-in aggregations may reorder each row in place (a partition along the
+    contiguous axis); pass an array the caller does not need any more.
+    """
+    if callable(aggregation):
+        out = np.asarray(aggregation(rows.T), dtype=np.float64)
+        if out.shape != rows.shape[:1]:
             raise ValueError(
                 f"the aggregation callable must map an (n_labeled, n_pool) array to "
                 f"(n_pool,), got shape {out.shape}."
             )
         return out
     if aggregation == "mean":
-        return values.mean(axis=0)
+        return rows.mean(axis=1)
     if aggregation == "trimmed_mean":
-        lo, hi = np.quantile(values, [0.1, 0.9], axis=0)
-        inside = (values >= lo) & (values <= hi)
-        return np.where(inside, values, 0.0).sum(axis=0) / inside.sum(axis=0)
+        return trimmed_mean_rows(rows)
     if isinstance(aggregation, Real) and not isinstance(aggregation, bool):
         if 0.0 < aggregation < 1.0:
-            return np.quantile(values, float(aggregation), axis=0)
+            return _quantiles_rows(rows, [float(aggregation)])[0]
     raise ValueError(
         f"aggregation must be one of {AGGREGATIONS}, a quantile in (0, 1) or a callable, "
         f"got {aggregation!r}."
     )
+
+
+def _quantiles_rows(rows: np.ndarray, qs) -> list[np.ndarray]:
+    """``np.quantile(rows, q, axis=1)`` (``method="linear"``) for each ``q``, by one
+    in-place partition of every row along its contiguous axis.
+
+    The same order statistics and the same interpolation as numpy's (its ``_lerp``),
+    so the results are bit-identical; a row holding NaN gives NaN.
+    """
+    n = rows.shape[1]
+    positions = []
+    for q in qs:
+        virtual = (n - 1) * q
+        lo = int(np.floor(virtual))
+        hi = min(lo + 1, n - 1)
+        positions.append((lo, hi, virtual - lo))
+    kth = sorted({0, n - 1} | {i for lo, hi, _ in positions for i in (lo, hi)})
+    rows.partition(kth, axis=1)
+    nan = np.isnan(rows[:, -1])  # NaN sorts last
+    out = []
+    for lo, hi, gamma in positions:
+        a, b = rows[:, lo], rows[:, hi]
+        diff = b - a
+        value = a + diff * gamma
+        if gamma >= 0.5:
+            value = b - diff * (1 - gamma)
+        out.append(np.where(nan, np.nan, value) if nan.any() else value)
+    return out
+
+
+def trimmed_mean_rows(rows: np.ndarray) -> np.ndarray:
+    """Mean of the values between the 10th and the 90th percentile of every row.
+
+    ``rows`` of shape (n_pool, n_labeled), C-contiguous; it is partitioned in place.
+    The percentiles are numpy's (``method="linear"``); values equal to either bound
+    count as inside.
+
+    Returns
+    -------
+    ndarray of shape (n_pool,)
+    """
+    lo, hi = _quantiles_rows(rows, [0.1, 0.9])
+    inside = (rows >= lo[:, None]) & (rows <= hi[:, None])
+    total = np.einsum("ij,ij->i", rows, inside)
+    return total / np.count_nonzero(inside, axis=1)
 
 
 def fi_pair_factors(adapter, solver, X, y_enc, scaling: str = "appendix") -> np.ndarray:
@@ -168,8 +225,14 @@ def fi_active_scores(
     block = int(max(1, block_mb * 2**20 // (8 * n_lab * r)))
     for cols in iter_chunks(n_pool, block):
         U = _pool_directions(adapter, solver, X_pool[cols])
-        P = (N2 @ U).reshape(n_lab, r, -1)
-        out[cols] = aggregate(np.einsum("kru,kru->ku", P, P), aggregation)
+        PT = U.T @ N2.T  # (block, n_lab·R'): every pool row's values contiguous
+        if r == 1:
+            PT *= PT
+            values = PT
+        else:
+            PT = PT.reshape(PT.shape[0], n_lab, r)
+            values = np.einsum("ukr,ukr->uk", PT, PT)
+        out[cols] = _aggregate_rows(values, aggregation)
     return out
 
 
@@ -187,4 +250,4 @@ def if_active_scores(adapter, solver, X_pool, X_val, y_val_enc) -> np.ndarray:
     ndarray of shape (n_pool,)
     """
     u = solver.solve(mean_loss_grad(adapter, X_val, y_val_enc))
-    return adapter.loss_grad(X_pool, _predicted(adapter, X_pool)) @ u / adapter.weight_sum
+    return adapter.loss_grad_dot(X_pool, _predicted(adapter, X_pool), u) / adapter.weight_sum

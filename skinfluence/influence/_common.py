@@ -15,8 +15,7 @@ def mean_loss_grad(adapter, X, y_enc: np.ndarray, weights=None) -> np.ndarray:
     total = np.zeros(adapter.n_params)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     for rows in iter_chunks(X.shape[0], adapter.chunk_size()):
-        G = adapter.loss_grad(X[rows], y_enc[rows])
-        total += G.sum(axis=0) if w is None else w[rows] @ G
+        total += adapter.loss_grad_sum(X[rows], y_enc[rows], None if w is None else w[rows])
     return total / (X.shape[0] if w is None else w.sum())
 
 
@@ -25,5 +24,5 @@ def inner_product_scores(adapter, X, y_enc, v: np.ndarray) -> np.ndarray:
     n = X.shape[0]
     out = np.empty(n)
     for rows in iter_chunks(n, adapter.chunk_size()):
-        out[rows] = adapter.loss_grad(X[rows], y_enc[rows]) @ v
+        out[rows] = adapter.loss_grad_dot(X[rows], y_enc[rows], v)
     return out

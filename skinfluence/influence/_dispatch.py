@@ -18,8 +18,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 
 from ..adapters import is_torch_model, make_adapter, model_input, require
-from ..curvature import make_solver
+from ..curvature import AutoSolver, make_solver, solver_name
+from ..utils import as_rows, is_dask_array
 from ._active import fi_active_scores, fi_pair_factors, if_active_scores
+from ._dask import dask_scores
 from ._kfsvd import kfsvd_pair_factors
 from ._leaf import leaf_loo_proba
 from ._loo import estimate_n_issues, loo_outputs
@@ -69,8 +71,10 @@ def final_step(estimator, *Xs):
 
 
 def _as_float(X):
-    """Rows as the adapters take them: float64 arrays (sparse kept sparse), or None."""
-    return None if X is None else check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+    """Rows as the adapters take them: float64 arrays or CSR matrices, or None."""
+    if X is None:
+        return None
+    return as_rows(check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64))
 
 
 def compute_scores(
@@ -82,12 +86,13 @@ def compute_scores(
     *,
     method: str,
     sample_weight=None,
-    solver="exact",
+    solver="auto",
     damping: float = 0.0,
     params="all",
     gauss_newton: bool = False,
     objective="utility",
     objective_options: dict | None = None,
+    record: dict | None = None,
     **options,
 ) -> np.ndarray:
     """Scores of the training rows ``(X, y)`` of ``estimator`` (fitted on them).
@@ -109,6 +114,10 @@ def compute_scores(
     params, gauss_newton : passed to :func:`~skinfluence.adapters.make_adapter`
     objective, objective_options : the validation objective
         (:func:`~skinfluence.influence.make_objective`)
+    record : dict, default=None
+        Receives what ran: ``"solver"`` (the name of the fitted solver, what
+        ``"auto"`` chose) and ``"solver_reason"`` (why, for ``"auto"``), when the
+        measure uses curvature.
     **options
         Every option a measure may declare (``scaling``, ``random_state``,
         ``damping`` is added); the measure receives those it declares and that are
@@ -133,7 +142,31 @@ def compute_scores(
         if sample_weight is not None:
             kwargs["sample_weight"] = sample_weight
         return measure.function(estimator, X, y, X_val, y_val, **kwargs)
+    if is_dask_array(X):
+        if isinstance(estimator, Pipeline):
+            raise ValueError(
+                "a Pipeline does not score a dask array: transform the rows with dask "
+                "first (or with the pipeline's steps, chunk by chunk) and pass its final "
+                "model."
+            )
+        return dask_scores(
+            measure,
+            estimator,
+            X,
+            y,
+            X_val,
+            y_val,
+            sample_weight=sample_weight,
+            solver=solver,
+            damping=damping,
+            objective=objective,
+            objective_options=objective_options,
+            scaling=options.get("scaling", "appendix"),
+            label_score=options.get("label_score", "self_confidence"),
+            on_solver=partial(_record, record),
+        )
     estimator, X, X_val = final_step(estimator, X, X_val)
+    X, X_val = as_rows(X), None if X_val is None else as_rows(X_val)  # CSR once
     adapter = make_adapter(
         estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
     )
@@ -144,9 +177,10 @@ def compute_scores(
         kwargs["objective"] = goal
     fitted_solver = None
     if measure.curvature != "none":
-        fitted_solver = make_solver(solver, damping)
+        fitted_solver = _with_solves(make_solver(solver, damping), measure.solves)
         if measure.curvature == "solve":
             fitted_solver.fit(adapter)
+            _record(record, fitted_solver)
         else:  # the restricted solve fits on a copy: name a missing capability here
             what = f"{type(fitted_solver).__name__} (method={method!r})"
             require(adapter, *fitted_solver.needs, what=what, hint=fitted_solver.hint)
@@ -166,17 +200,35 @@ def compute_scores(
     return scores
 
 
+def _with_solves(solver, solves: str):
+    """``solver="auto"`` told how many solves the measure makes (its own clone)."""
+    if isinstance(solver, AutoSolver):
+        solver.set_params(solves=solves)
+    return solver
+
+
+def _record(record: dict | None, solver) -> None:
+    """Write the fitted solver's name (and ``"auto"``'s reason) into ``record``."""
+    if record is None:
+        return
+    record["solver"] = solver_name(solver)
+    reason = getattr(solver, "reason_", None)
+    if reason is not None:
+        record["solver_reason"] = reason
+
+
 def loo_probabilities(
     estimator,
     X,
     y,
     *,
     sample_weight=None,
-    solver="exact",
+    solver="auto",
     damping: float = 0.0,
     params="all",
     gauss_newton=False,
     what: str = "leave-one-out probabilities",
+    record: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Approximate leave-one-out class probabilities of the rows a classifier was fitted on.
 
@@ -184,7 +236,8 @@ def loo_probabilities(
     ----------
     estimator : fitted classifier with an adapter (``metric`` and ``link``)
     X, y : the rows it was fitted on and their labels
-    sample_weight, solver, damping, params, gauss_newton : as in :func:`compute_scores`
+    sample_weight, solver, damping, params, gauss_newton, record : as in
+        :func:`compute_scores`
     what : str
         What needs them, for the error messages.
 
@@ -195,6 +248,7 @@ def loo_probabilities(
         The labels as class positions.
     """
     estimator, X = final_step(estimator, X)
+    X = as_rows(X)  # CSR once
     adapter = make_adapter(
         estimator, X, y, sample_weight=sample_weight, params=params, gauss_newton=gauss_newton
     )
@@ -209,6 +263,7 @@ def loo_probabilities(
     if "trees" in adapter.capabilities:
         return leaf_loo_proba(adapter, X, y_enc), y_enc
     fitted = make_solver(solver, damping).fit(adapter)
+    _record(record, fitted)
     return adapter.output_proba(loo_outputs(adapter, fitted, X, y_enc)), y_enc
 
 
@@ -226,7 +281,7 @@ def estimate_label_issues(estimator, X, y, **options) -> int:
     estimator : fitted classifier with an adapter (``metric`` and ``link``, or ``trees``)
     X, y : the rows it was fitted on and their labels
     **options
-        As :func:`loo_probabilities` takes them.
+        As :func:`loo_probabilities` takes them (``record`` included).
 
     Returns
     -------
@@ -247,7 +302,7 @@ def query_scores(
     method: str,
     rng: np.random.RandomState,
     sample_weight=None,
-    solver="exact",
+    solver="auto",
     damping: float = 0.0,
     params="all",
     gauss_newton: bool = False,
@@ -257,6 +312,7 @@ def query_scores(
     svd_rank: int = 10,
     n_estimators: int = 10,
     n_jobs=None,
+    record: dict | None = None,
 ) -> np.ndarray:
     """Query scores of the pool rows ``X_pool`` for ``model`` fitted on ``(X, y)``.
 
@@ -276,6 +332,8 @@ def query_scores(
     solver, damping, params, gauss_newton, aggregation, scaling, approximation, \
 svd_rank, n_estimators, n_jobs
         As in :class:`~skinfluence.InfluenceActiveLearner`.
+    record : dict, default=None
+        As in :func:`compute_scores`.
 
     Returns
     -------
@@ -292,7 +350,9 @@ svd_rank, n_estimators, n_jobs
         )
         needs = ("gradients", "mixed", "metric") if method == "fi" else ("gradients", "metric")
         require(adapter, *needs, what=f"method={method!r}")
-        fitted_solver = make_solver(solver, damping).fit(adapter)
+        solves = "one" if method == "if" else "rows"
+        fitted_solver = _with_solves(make_solver(solver, damping), solves).fit(adapter)
+        _record(record, fitted_solver)
         if method == "if":
             return if_active_scores(adapter, fitted_solver, X_pool, X_val, adapter.encode_y(y_val))
         pair_factors = fi_pair_factors

@@ -37,7 +37,15 @@ import numpy as np
 from ..utils import iter_chunks
 from ._objectives import UtilityObjective
 
-__all__ = ["FI_SCALINGS", "fi_scale", "fi_scores", "metric_root", "perturbation_root"]
+__all__ = [
+    "FI_SCALINGS",
+    "fi_row_scores",
+    "fi_scale",
+    "fi_scores",
+    "metric_root",
+    "perturbation_root",
+    "solved_output_jacobians",
+]
 
 FI_SCALINGS = ("appendix", "algorithm", "main")
 
@@ -83,6 +91,40 @@ def _rank_one_root(beta: np.ndarray, a: np.ndarray) -> np.ndarray:
     return (scale[:, None] * a)[:, None, :]
 
 
+def solved_output_jacobians(adapter, solver, X) -> tuple[np.ndarray, ...]:
+    """The metric factors of ``X`` and ``H⁻¹ ∂θ f_k`` for every row and output.
+
+    With the adapter's ``linear_outputs`` capability (outputs linear in the
+    parameters, ``∂θ f_k = e_k ⊗ a``) the solve runs on the ``K'`` parameter blocks
+    (:meth:`~skinfluence.curvature.BaseSolver.solve_outputs`) instead of ``K'``
+    mostly-zero columns per row.
+
+    Returns
+    -------
+    w : ndarray of shape (n, R)
+    D : ndarray of shape (n, R, K')
+    J_x : ndarray of shape (n, K', p)
+    HJ : ndarray of shape (n, K', m)
+        ``H⁻¹ J_θ[i, k]``.
+    """
+    if "linear_outputs" in adapter.capabilities:  # J_θ is never built
+        w, D, J_x = adapter.output_metric(X)
+        return w, D, J_x, solver.solve_outputs(*adapter.output_features(X))
+    w, D, J_theta, J_x = adapter.metric_factors(X)
+    b, k, m = J_theta.shape
+    HJ = solver.solve(J_theta.reshape(b * k, m).T).T.reshape(b, k, m)
+    return w, D, J_x, HJ
+
+
+def _perturbation_factor(adapter, solver, X, y_enc, s):
+    """``(w, D, A)`` with ``A = s (H⁻¹ J_θ)ᵀ M + J_x = ∂ω f``, shape (n, K', p)."""
+    w, D, J_x, HJ = solved_output_jacobians(adapter, solver, X)
+    A = adapter.mixed_product(X, y_enc, HJ)  # (b, K', p)
+    A *= _per_row(s)
+    A += J_x  # ∂ω f_k, the outputs' derivatives
+    return w, D, A
+
+
 def perturbation_root(adapter, solver, X, y_enc, s) -> np.ndarray:
     """``E`` with ``v G_z^† vᵀ = ‖E v‖²`` for every row ``z`` of ``(X, y_enc)``.
 
@@ -96,13 +138,8 @@ def perturbation_root(adapter, solver, X, y_enc, s) -> np.ndarray:
     E : ndarray of shape (n, R', p)
         ``R' = 1`` for one-output models, ``K`` otherwise.
     """
-    w, D, J_theta, J_x = adapter.metric_factors(X)
-    b, k, m = J_theta.shape
-    HJ = solver.solve(J_theta.reshape(b * k, m).T).T.reshape(b, k, m)
-    A = adapter.mixed_product(X, y_enc, HJ)  # (b, K', p)
-    A *= _per_row(s)
-    A += J_x  # ∂ω f_k, the outputs' derivatives
-    if k == 1:
+    w, D, A = _perturbation_factor(adapter, solver, X, y_enc, s)
+    if A.shape[1] == 1:
         return _rank_one_root(w * D[:, :, 0], A[:, 0, :])
     return metric_root(w[:, :, None] * (D @ A))
 
@@ -136,14 +173,35 @@ def fi_scores(
     s = fi_scale(scaling, adapter.weight_sum)
     objective = objective or UtilityObjective()
     u = solver.solve(objective.grad(adapter, X_val, y_val_enc))
+    return fi_row_scores(adapter, solver, X, y_enc, u, s, adapter.row_weights())
+
+
+def fi_row_scores(adapter, solver, X, y_enc, u: np.ndarray, s: float, weights=None):
+    """FI^util of the rows ``X`` given ``u = H⁻¹ ∂θ f_V`` and the factor ``s``.
+
+    ``weights``: the rows' sample weights (``None``: unweighted); a row of weight
+    ``s_i`` has the factor ``s · s_i``.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
     n = X.shape[0]
     out = np.empty(n)
     width = adapter.n_outputs + 2
-    weights = adapter.row_weights()
     for rows in iter_chunks(n, adapter.chunk_size(width)):
         Xc, yc = X[rows], y_enc[rows]
         s_rows = s if weights is None else s * weights[rows]
-        E = perturbation_root(adapter, solver, Xc, yc, s_rows)
-        v = (_per_row(s_rows) * adapter.mixed_product(Xc, yc, u[None, :]))[:, 0, :]
-        out[rows] = np.sum(np.einsum("nrp,np->nr", E, v) ** 2, axis=1)
+        w, D, A = _perturbation_factor(adapter, solver, Xc, yc, s_rows)
+        v = adapter.mixed_product(Xc, yc, u[None, :])[:, 0, :]
+        v *= s_rows if np.ndim(s_rows) == 0 else s_rows[:, None]
+        if A.shape[1] == 1:  # ‖E v‖² = (a·v)² / (‖β‖² ‖a‖⁴), E = a / (‖β‖ ‖a‖²)
+            a = A[:, 0, :]
+            beta = w * D[:, :, 0]
+            denom = np.einsum("nr,nr->n", beta, beta) * np.einsum("np,np->n", a, a) ** 2
+            av = np.einsum("np,np->n", a, v)
+            out[rows] = np.divide(av * av, denom, out=np.zeros_like(av), where=denom > 0)
+        else:
+            E = metric_root(w[:, :, None] * (D @ A))
+            out[rows] = np.sum(np.einsum("nrp,np->nr", E, v) ** 2, axis=1)
     return out

@@ -57,6 +57,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..utils import iter_chunks
 
@@ -65,7 +66,9 @@ __all__ = [
     "estimate_n_issues",
     "label_quality",
     "loo_confidence_scores",
+    "loo_label_scores",
     "loo_outputs",
+    "output_leverages",
 ]
 
 #: ``label_score=`` choices (cleanlab's names).
@@ -73,7 +76,7 @@ LABEL_SCORES = ("self_confidence", "normalized_margin", "confidence_weighted_ent
 _CLIP = 1e-6  # cleanlab's CLIPPING_LOWER_BOUND
 
 
-def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
+def loo_outputs(adapter, solver, X, y_enc, weights="training") -> np.ndarray:
     """Approximate leave-one-out raw outputs ``f_{-i}`` of every row (module docstring).
 
     Parameters
@@ -82,25 +85,28 @@ def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
         With the ``metric`` and ``link`` capabilities, fitted on ``(X, y_enc)``.
     solver : BaseSolver, fitted on ``adapter``
     X, y_enc : the training rows and their encoded targets
+    weights : "training", ndarray of shape (n,) or None, default="training"
+        The rows' sample weights: the adapter's (``X`` is its training rows), given
+        ones (a block of them), or ``None`` (unweighted).
 
     Returns
     -------
     ndarray of shape (n, K')
     """
     n_sum = adapter.weight_sum
-    weights = adapter.row_weights()
+    if isinstance(weights, str):
+        weights = adapter.row_weights()
     n = X.shape[0]
     out = None
     n_clipped = 0
     for rows in iter_chunks(n, adapter.chunk_size(adapter.n_raw_outputs + 2)):
-        f, r, Lam = adapter.link_derivatives(X[rows], y_enc[rows])
-        J = adapter.metric_factors(X[rows])[2]  # (b, K', m)
-        b, k, m = J.shape
-        HJ = solver.solve(J.reshape(b * k, m).T).T.reshape(b, k, m)
-        A = np.einsum("bkm,blm->bkl", J, HJ) / n_sum  # J H_Σ⁻¹ Jᵀ
+        Xc = X[rows]
+        f, r, Lam = adapter.link_derivatives(Xc, y_enc[rows])
+        A = output_leverages(adapter, solver, Xc) / n_sum  # J H_Σ⁻¹ Jᵀ
         if weights is not None:  # the row's term in the objective is s_i L_i
             A *= weights[rows, None, None]
         A = 0.5 * (A + np.swapaxes(A, 1, 2))
+        k = A.shape[1]
         M = np.eye(k)[None] - Lam @ A  # I - Λ A
         if k == 1:
             denom = M[:, 0, 0]
@@ -122,6 +128,53 @@ def loo_outputs(adapter, solver, X, y_enc) -> np.ndarray:
             stacklevel=3,
         )
     return out
+
+
+def output_leverages(adapter, solver, X) -> np.ndarray:
+    """``J_i H⁻¹ J_iᵀ`` (``K' × K'``) of every row, ``J_i = ∂θ f(x_i)``.
+
+    With the adapter's ``linear_outputs`` capability the solve runs on the
+    parameter blocks (:meth:`~skinfluence.curvature.BaseSolver.solve_outputs`) and
+    ``J`` is never built: ``(J H⁻¹ Jᵀ)[k, l] = a · (H⁻¹ J_l)[index[k]]``.
+
+    Returns
+    -------
+    ndarray of shape (n, K', K')
+    """
+    if "linear_outputs" in adapter.capabilities:
+        F, index = adapter.output_features(X)
+        HJ = solver.solve_outputs(F, index)  # (b, K', m)
+        k = index.shape[0]
+        A = np.empty((HJ.shape[0], k, k))
+        for out in range(k):
+            A[:, out, :] = _row_dots(F, HJ[:, :, _positions(index[out])])
+        return A
+    J = adapter.metric_factors(X)[2]  # (b, K', m)
+    b, k, m = J.shape
+    HJ = solver.solve(J.reshape(b * k, m).T).T.reshape(b, k, m)
+    return np.einsum("bkm,blm->bkl", J, HJ)
+
+
+def _positions(idx: np.ndarray):
+    """Consecutive positions as a slice (a view of the solves instead of a copy)."""
+    if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def _row_dots(F, M: np.ndarray) -> np.ndarray:
+    """``F[i] · M[i, l]`` for dense or sparse ``F`` (n, q) and ``M`` (n, L, q): (n, L)."""
+    if sp.issparse(F):
+        F = F.tocsr()
+        n = F.shape[0]
+        rows = np.repeat(np.arange(n), np.diff(F.indptr))
+        out = np.empty((n, M.shape[1]))
+        for col in range(M.shape[1]):  # the stored entries against M, summed per row
+            out[:, col] = np.bincount(rows, weights=F.data * M[rows, col, F.indices], minlength=n)
+        return out
+    if M.shape[1] == 1:
+        return np.einsum("nq,nq->n", F, M[:, 0, :])[:, None]
+    return np.einsum("nq,nlq->nl", F, M)
 
 
 def _solve_rows(M: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -185,8 +238,18 @@ def loo_confidence_scores(
     -------
     ndarray of shape (n,)
     """
+    return loo_label_scores(adapter, loo_outputs(adapter, solver, X, y_enc), y_enc, label_score)
+
+
+def loo_label_scores(adapter, f_loo, y_enc, label_score: str = "self_confidence") -> np.ndarray:
+    """:func:`loo_confidence_scores` from the leave-one-out outputs ``f_loo`` (n, K').
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
     check_label_score(label_score)
-    P = adapter.output_proba(loo_outputs(adapter, solver, X, y_enc))
+    P = adapter.output_proba(f_loo)
     return out_of_sample_scores(P, y_enc, label_score, adapter.is_classifier)
 
 

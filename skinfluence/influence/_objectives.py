@@ -307,7 +307,7 @@ class RobustnessObjective(BaseObjective):
         total = np.zeros(adapter.n_params)
         for rows in iter_chunks(n_val, adapter.chunk_size(2)):
             X_adv = self.perturb(adapter, X_val[rows], y_val_enc[rows])
-            total += adapter.loss_grad(X_adv, y_val_enc[rows]).sum(axis=0)
+            total += adapter.loss_grad_sum(X_adv, y_val_enc[rows])
         return total / n_val
 
 

@@ -100,6 +100,12 @@ class Measure:
         unfitted estimator (it fits clones itself), or nothing model-related.
     hint : str, default=""
         What to use instead when a capability is missing.
+    solves : {"rows", "one"}, default="rows"
+        How many inverse-Hessian solves the measure makes: one or more per scored row
+        (``"rows"``), or one for the validation objective only (``"one"``, as
+        ``"if"``); ``solver="auto"`` factorises the Hessian for the first up to
+        4,096 parameters, for the second only up to 512 (beyond, one
+        preconditioned conjugate-gradient solve is cheaper than building ``H``).
     weights : {"scale", "own", "none", "unsupported"}, default="scale"
         Sample weights of the training rows: ``"scale"`` — the function computes a
         row's score per unit of weight on the weighted fit (the adapter's curvature is
@@ -120,6 +126,7 @@ class Measure:
     inputs: str = "adapter"
     hint: str = ""
     weights: str = "scale"
+    solves: str = "rows"
 
     @property
     def fitted_model(self) -> bool:
@@ -174,7 +181,7 @@ MEASURES: dict[str, Measure] = {
             ("scaling",),
             weights="own",
         ),
-        Measure("if", if_scores, ("gradients",), "solve", True),
+        Measure("if", if_scores, ("gradients",), "solve", True, solves="one"),
         Measure(
             "gif",
             gif_scores,
@@ -358,8 +365,8 @@ def register_measure(measure: Measure) -> Measure:
     Raises
     ------
     ValueError
-        When another measure already has its name, or it names an unknown curvature
-        or inputs.
+        When another measure already has its name, or it names an unknown curvature,
+        inputs, weights or solves.
     """
     if measure.curvature not in CURVATURES:
         raise ValueError(f"curvature must be one of {CURVATURES}, got {measure.curvature!r}.")
@@ -371,6 +378,8 @@ def register_measure(measure: Measure) -> Measure:
         raise ValueError(
             f"weights must be 'scale', 'own', 'none' or 'unsupported', got {measure.weights!r}."
         )
+    if measure.solves not in ("rows", "one"):
+        raise ValueError(f"solves must be 'rows' or 'one', got {measure.solves!r}.")
     known = MEASURES.get(measure.name)
     if known is not None and known != measure:
         raise ValueError(f"a measure called {measure.name!r} is already registered.")

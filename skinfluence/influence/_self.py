@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils import iter_chunks
+from ._loo import output_leverages
 
 __all__ = ["self_scores"]
 
@@ -52,7 +53,14 @@ def self_scores(adapter, solver, X, y_enc, X_val, y_val_enc) -> np.ndarray:
     """
     n = X.shape[0]
     out = np.empty(n)
+    caps = adapter.capabilities
+    one_output = "linear_outputs" in caps and "link" in caps and adapter.n_raw_outputs == 1
     for rows in iter_chunks(n, adapter.chunk_size(width=3)):
+        if one_output:  # ∂θL = r x̃: r² x̃ᵀ H⁻¹ x̃, without the gradients
+            Xc = X[rows]
+            r = adapter.link_derivatives(Xc, y_enc[rows])[1][:, 0]
+            out[rows] = r * r * output_leverages(adapter, solver, Xc)[:, 0, 0]
+            continue
         G = adapter.loss_grad(X[rows], y_enc[rows])  # (b, m)
         U = np.asarray(solver.solve(G.T)).reshape(G.shape[1], -1)  # (m, b)
         out[rows] = np.einsum("bm,mb->b", G, U)

@@ -9,7 +9,14 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _num_samples
 
-__all__ = ["check_target", "check_xy", "check_validation_set", "n_to_drop", "check_two_classes"]
+__all__ = [
+    "check_dask_xy",
+    "check_target",
+    "check_xy",
+    "check_validation_set",
+    "n_to_drop",
+    "check_two_classes",
+]
 
 
 def check_xy(X, y, *, classifier: bool, accept_sparse=("csr", "csc"), names=("X", "y")):
@@ -42,6 +49,55 @@ def check_target(X, y, *, classifier: bool, name: str = "y"):
     elif type_of_target(y) not in ("continuous", "binary", "multiclass"):
         raise ValueError(f"{name} must be a numeric target, got {type_of_target(y)}.")
     return y
+
+
+def check_dask_xy(X, y, *, classifier: bool, n_features: int | None = None, who=None):
+    """Validate a dask array of rows and its targets without computing the rows.
+
+    ``X`` must be two-dimensional with known row chunks; it is cast to float64 and
+    rechunked to one block of columns, lazily. ``y`` (a dask or in-memory array)
+    must be one-dimensional with one target per row; for a classifier its distinct
+    values are computed (a pass over ``y``, not over ``X``) and checked (at least two
+    of them when ``who`` names the caller, for the message). NaN in
+    ``X`` is not looked for (that would be a pass over the rows): it makes the
+    Hessian's factorisation fail with a message saying so.
+
+    Returns
+    -------
+    X : dask array
+    y : dask array or ndarray
+    """
+    if X.ndim != 2:
+        raise ValueError(f"X must be two-dimensional, got a dask array of shape {X.shape}.")
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError(
+            "the dask array has unknown chunk sizes; call X.compute_chunk_sizes() first."
+        )
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X must be numeric, got dtype {X.dtype}.")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"X_val has {X.shape[1]} features, but the training X has {n_features}; "
+            "transform X_val the same way as X."
+        )
+    X = X.astype(np.float64)
+    if X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})
+    y_dask = type(y).__module__.split(".")[0] == "dask"
+    if not y_dask:
+        y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=not classifier)
+    if y.ndim != 1:
+        raise ValueError(f"y must be one-dimensional, got shape {y.shape}.")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} targets.")
+    if classifier:
+        import dask.array as da
+
+        values = np.asarray(da.unique(y).compute() if y_dask else np.unique(y))
+        check_classification_targets(values)
+        if who is not None:
+            check_two_classes(values, who)
+    return X, y
 
 
 def check_two_classes(y, who: str) -> None:

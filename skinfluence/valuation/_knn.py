@@ -21,8 +21,10 @@ farthest row is among the ``k`` nearest of ``S`` exactly when ``|S| < k``, which
 the Shapley weights has probability ``min(k, n) / n``, hence ``max(k, n)``.) The sum over
 rows equals ``u(N) − u(∅) = u(N)`` (efficiency).
 
-Vectorised over validation rows: one distance block, one ``argsort`` per row and a
-reversed cumulative sum — ``O(n_val · n log n)`` time, ``O(chunk · n)`` memory.
+One distance block per chunk of validation rows, then per row one ``argsort`` and a
+reversed cumulative sum — ``O(n_val · n log n)`` time, ``O(chunk · n)`` memory. The
+tie-break (lower row number first) is the stable sort's, obtained from numpy's
+default (faster, unstable) sort by re-sorting only the runs of equal distances.
 Chunks of validation rows run through joblib (``n_jobs``); their sums are added in
 chunk order, so the result does not depend on ``n_jobs``.
 """
@@ -37,6 +39,7 @@ from sklearn.utils.parallel import Parallel, delayed
 __all__ = ["KNNUtility", "knn_shapley", "sorted_neighbours"]
 
 _CHUNK_ENTRIES = 1 << 21  # distance-matrix entries per chunk (16 MiB of float64)
+_MAX_TIE_RUNS = 64  # more runs of equal distances in one row: the stable sort of the row
 
 
 def _distances(X_val, X, metric, p, metric_params) -> np.ndarray:
@@ -79,22 +82,49 @@ def sorted_neighbours(X, X_val, *, metric="minkowski", p=2, metric_params=None) 
         ``order[v, j]`` is the ``j``-th nearest training row to validation row ``v``.
     """
     dist = _distances(X_val, X, metric, p, metric_params)
-    return np.argsort(dist, axis=1, kind="stable")
+    return np.stack([_row_order(row) for row in dist]) if len(dist) else np.empty((0, X.shape[0]))
+
+
+def _row_order(dist: np.ndarray) -> np.ndarray:
+    """``argsort(dist, kind="stable")`` of one row: equal distances by increasing index.
+
+    The default (unstable, SIMD) sort first; only equal neighbours in its result are
+    put back in index order — the runs of ties, each sorted in place, or the stable
+    sort of the whole row when the ties are many. The same order as the stable sort,
+    at the cost of the fast one and one pass over the sorted distances.
+    """
+    order = np.argsort(dist)
+    ranked = dist[order]
+    tied = np.flatnonzero(ranked[1:] == ranked[:-1])  # j: d[o_j] == d[o_j+1]
+    if tied.size == 0:
+        return order
+    gap = np.flatnonzero(tied[1:] != tied[:-1] + 1)
+    if gap.size >= _MAX_TIE_RUNS:
+        return np.argsort(dist, kind="stable")
+    starts = np.r_[tied[0], tied[gap + 1]]
+    ends = np.r_[tied[gap], tied[-1]] + 2
+    for a, b in zip(starts, ends):  # each run of equal distances by increasing index
+        order[a:b].sort()
+    return order
 
 
 def _chunk_values(X, y, X_val, y_val, k, metric, p, metric_params) -> np.ndarray:
     n = len(y)
-    order = sorted_neighbours(X, X_val, metric=metric, p=p, metric_params=metric_params)
-    match = (y[order] == y_val[:, None]).astype(np.float64)
-    # position j (1-based) = 1 … n-1: (m_j - m_{j+1}) / max(k, j)
-    diff = (match[:, :-1] - match[:, 1:]) / np.maximum(k, np.arange(1, n, dtype=np.float64))
-    s = np.empty_like(match)
-    s[:, -1] = match[:, -1] / max(k, n)
-    if n > 1:
-        s[:, :-1] = s[:, -1:] + np.cumsum(diff[:, ::-1], axis=1)[:, ::-1]
-    values = np.empty_like(s)
-    np.put_along_axis(values, order, s, axis=1)
-    return values.sum(axis=0)
+    dist = _distances(X_val, X, metric, p, metric_params)
+    # position j (1-based) = 1 … n-1: weights 1 / max(k, j) of (m_j - m_{j+1})
+    weights = 1.0 / np.maximum(k, np.arange(1, n, dtype=np.float64))
+    last = 1.0 / max(k, n)
+    total = np.zeros(n)
+    for row, label in zip(dist, y_val):
+        order = _row_order(row)
+        match = (y[order] == label).astype(np.float64)
+        s = np.empty(n)
+        s[-1] = match[-1] * last
+        if n > 1:
+            diff = (match[:-1] - match[1:]) * weights
+            s[:-1] = s[-1] + np.cumsum(diff[::-1])[::-1]
+        total[order] += s  # a permutation: no repeated index
+    return total
 
 
 def knn_shapley(
