@@ -310,7 +310,7 @@ def test_method_choices_follow_the_model(people_csv, capsys):
         ["clean", people_csv, "--target", "label", "--model", "hgb", "--method", "if"], capsys
     )
     assert "--method if does not run on --model hgb (HistGradientBoostingClassifier)" in err
-    assert "it needs gradients, hessian" in err and "leaf_loo" in err  # the solver's need
+    assert "it needs gradients, hvp" in err and "leaf_loo" in err  # the solver's need
     err = _error(
         ["clean", people_csv, "--target", "label", "--model", "knn", "--method", "fi"], capsys
     )

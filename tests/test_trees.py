@@ -488,7 +488,7 @@ def test_measures_refuse_other_ensembles_and_objectives():
         influence_scores(boosted, X, y, Xv, yv, method="fi")
     # the Hessian methods name the solver's missing capability, GIF's restricted solve too
     for method in ("if", "self", "gif"):
-        with pytest.raises(UnsupportedModelError, match="ExactSolver.*needs hessian"):
+        with pytest.raises(UnsupportedModelError, match="AutoSolver.*needs hvp"):
             influence_scores(boosted, X, y, Xv, yv, method=method)
 
 

@@ -69,7 +69,10 @@ class AutoSolver(BaseSolver):
         Why, in words (what ``verbose`` prints).
     """
 
-    needs = ()
+    #: What every choice can run on: conjugate gradient needs Hessian-vector products
+    #: (an adapter with a dense Hessian has them too), so a model without either is
+    #: refused before anything is fitted.
+    needs = ("hvp",)
 
     def __init__(
         self,
