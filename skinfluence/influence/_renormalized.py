@@ -77,6 +77,24 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
+def _scaled_products(adapter, X, y_enc, w: np.ndarray, scale, width: int = 1) -> np.ndarray:
+    """``(∂θL_i · w) / scale(∂θL_i)`` for every row, chunk by chunk (0 where the scale is 0).
+
+    ``scale`` maps a ``(rows, m)`` block of gradients to one positive number per row:
+    the gradient's norm (renormalized IF, GAS) or that of ``H⁻¹`` times it (RelatIF).
+    """
+    n = X.shape[0]
+    out = np.empty(n)
+    for rows in iter_chunks(n, adapter.chunk_size(width=width)):
+        G = adapter.loss_grad(X[rows], y_enc[rows])
+        out[rows] = _ratio(G @ w, scale(G))
+    return out
+
+
+def _row_norms(G: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(G, axis=1)
+
+
 def relatif_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=None) -> np.ndarray:
     """RelatIF (θ-relative): ``-(1/n) vᵀ H⁻¹ g_i / ‖H⁻¹ g_i‖`` (higher = trim first).
 
@@ -95,15 +113,11 @@ def relatif_scores(adapter, solver, X, y_enc, X_val, y_val_enc, *, objective=Non
     """
     objective = objective or UtilityObjective()
     u = np.asarray(solver.solve(objective.grad(adapter, X_val, y_val_enc)))
-    n = X.shape[0]
-    num = np.empty(n)
-    den = np.empty(n)
-    for rows in iter_chunks(n, adapter.chunk_size(width=3)):
-        G = adapter.loss_grad(X[rows], y_enc[rows])  # (b, m)
-        U = np.asarray(solver.solve(G.T)).reshape(G.shape[1], -1)  # (m, b): H⁻¹ g_i
-        num[rows] = G @ u
-        den[rows] = np.linalg.norm(U, axis=0)
-    return -_ratio(num, den) / adapter.weight_sum
+
+    def step_norms(G):  # ‖H⁻¹ g_i‖ of a (b, m) block
+        return np.linalg.norm(np.asarray(solver.solve(G.T)).reshape(G.shape[1], -1), axis=0)
+
+    return -_scaled_products(adapter, X, y_enc, u, step_norms, width=3) / adapter.weight_sum
 
 
 def renormalized_if_scores(
@@ -126,14 +140,7 @@ def renormalized_if_scores(
     """
     objective = objective or UtilityObjective()
     u = np.asarray(solver.solve(objective.grad(adapter, X_val, y_val_enc)))
-    n = X.shape[0]
-    num = np.empty(n)
-    den = np.empty(n)
-    for rows in iter_chunks(n, adapter.chunk_size()):
-        G = adapter.loss_grad(X[rows], y_enc[rows])
-        num[rows] = G @ u
-        den[rows] = np.linalg.norm(G, axis=1)
-    return -_ratio(num, den) / adapter.weight_sum
+    return -_scaled_products(adapter, X, y_enc, u, _row_norms) / adapter.weight_sum
 
 
 def _cosine_sum(model, X, y_enc, v: np.ndarray, eta) -> np.ndarray:
@@ -143,11 +150,7 @@ def _cosine_sum(model, X, y_enc, v: np.ndarray, eta) -> np.ndarray:
     if norm_v == 0.0:
         return np.zeros(n)
     w = v / norm_v if eta is None else eta * v / norm_v
-    out = np.empty(n)
-    for rows in iter_chunks(n, model.chunk_size()):
-        G = model.loss_grad(X[rows], y_enc[rows])
-        out[rows] = _ratio(G @ w, np.linalg.norm(G, axis=1))
-    return out
+    return _scaled_products(model, X, y_enc, w, _row_norms)
 
 
 def _recorded_checkpoints(adapter):
